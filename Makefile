@@ -1,0 +1,44 @@
+# srlab — make targets. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Hydra overrides for `make train`, e.g. `make train ARGS="model=srcnn_915 data.scale=2"`.
+ARGS ?=
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install srlab with its dev extras (idempotent)
+
+train: install ## train SRCNN x3 on the bundled sample images (CPU, a few minutes); checkpoint under experiments/
+	$(PY) -m srlab.train experiment=quickstart $(ARGS)
+
+test: install ## run the test suite (slow tests excluded; `make test-slow` for those)
+	$(PY) -m pytest -q $(ARGS)
+
+test-slow: install ## run only the slow tests
+	$(PY) -m pytest -q -m slow $(ARGS)
+
+lint: install ## ruff lint and format check
+	$(VENV)/bin/ruff check srlab tests
+	$(VENV)/bin/ruff format --check srlab tests
+
+format: install ## ruff auto-fix and format
+	$(VENV)/bin/ruff check --fix srlab tests
+	$(VENV)/bin/ruff format srlab tests
+
+clean: ## remove caches and build artefacts (keeps .venv and experiments/)
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+
+.PHONY: help install train test test-slow lint format clean

@@ -1,0 +1,2 @@
+"""srlab: super-resolution research framework."""
+__version__ = "0.1.0"

@@ -1,0 +1,65 @@
+"""Reading images robustly into uint8 tensors.
+
+Every mode Pillow decodes is brought to 1 (grey) or 3 (RGB) channels of uint8:
+EXIF orientation is applied, palette and CMYK images become RGB, alpha is dropped (composited on
+nothing: SR training and scoring use colour only), 16-bit and 32-bit integer images are scaled to
+8 bits. Failures raise :class:`srlab.errors.ImageReadError` naming the file.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from srlab.errors import ImageReadError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
+
+
+def is_image_file(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def pil_to_array(img: Image.Image) -> np.ndarray:
+    """A Pillow image -> ``(H, W, C)`` uint8 array, C = 1 (grey) or 3 (RGB)."""
+    img = ImageOps.exif_transpose(img)
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img)
+        # 16-bit PNGs decode to mode I (int32) or I;16; both hold values up to 65535.
+        maxval = 65535.0 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255.0
+        arr = np.clip(np.round(arr.astype(np.float64) * (255.0 / maxval)), 0, 255).astype(np.uint8)
+        return arr[..., None]
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        arr = np.clip(np.round(arr * 255.0 if arr.max(initial=0) <= 1.0 else arr), 0, 255)
+        return arr.astype(np.uint8)[..., None]
+    if mode in ("1", "L", "LA"):
+        return np.asarray(img.convert("L"))[..., None]
+    if mode == "P":
+        img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
+    if img.mode != "RGB":
+        img = img.convert("RGB")  # RGBA, CMYK, YCbCr, LAB, HSV -> RGB (alpha dropped)
+    return np.asarray(img)
+
+
+def read_image(path: str | Path) -> torch.Tensor:
+    """Decode ``path`` -> ``(C, H, W)`` uint8 tensor, C = 1 (grey) or 3 (RGB)."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                arr = pil_to_array(img)
+    except FileNotFoundError as e:
+        raise ImageReadError(f"{path}: no such file") from e
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ImageReadError(f"{path}: cannot decode image ({type(e).__name__}: {e})") from e
+    if arr.ndim != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ImageReadError(f"{path}: decoded to an empty image")
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()

@@ -1,0 +1,67 @@
+"""SRCNN — Dong, Loy, He, Tang. "Image Super-Resolution Using Deep Convolutional Networks",
+ECCV 2014 / TPAMI 2016.
+
+Three convolutions on the bicubic-upsampled image: patch extraction (f1 x f1, n1 filters), ReLU,
+non-linear mapping (f2 x f2, n2 filters), ReLU, reconstruction (f3 x f3, linear). The paper's
+networks are named f1-f2-f3: 9-1-5 (the original ECCV one), 9-3-5 and 9-5-5 (best in TPAMI).
+'Same' zero padding keeps the spatial size, so the output aligns with the HR image.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from srlab.degradations.resize import imresize
+
+
+class SRCNN(nn.Module):
+    """SRCNN keeping srlab's model contract ``net(lr) -> sr``.
+
+    Args:
+        scale: upscaling factor; the first step of ``forward`` is MATLAB-style bicubic upsampling of
+            the LR input by ``scale`` (the paper's pre-processing).
+        in_channels: 1 = Y channel of YCbCr (the paper's setting), 3 = RGB.
+        f1, f2, f3: kernel sizes of the three layers (odd).
+        n1, n2: filters of the first two layers (64 and 32 in the paper).
+
+    Shapes: ``lr (B, in_channels, h, w)`` -> ``sr (B, in_channels, scale*h, scale*w)``.
+    Parameters (Y, 9-5-5): 9*9*64+64 + 5*5*64*32+32 + 5*5*32+1 = 57,281.
+    """
+
+    def __init__(
+        self,
+        scale: int = 3,
+        in_channels: int = 1,
+        f1: int = 9,
+        f2: int = 5,
+        f3: int = 5,
+        n1: int = 64,
+        n2: int = 32,
+    ) -> None:
+        super().__init__()
+        for name, k in (("f1", f1), ("f2", f2), ("f3", f3)):
+            if k % 2 != 1:
+                raise ValueError(f"SRCNN kernel size {name}={k} must be odd for 'same' padding")
+        self.scale = int(scale)
+        self.in_channels = int(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, n1, f1, padding=f1 // 2)
+        self.conv2 = nn.Conv2d(n1, n2, f2, padding=f2 // 2)
+        self.conv3 = nn.Conv2d(n2, in_channels, f3, padding=f3 // 2)
+        self.relu = nn.ReLU(inplace=True)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # The paper draws weights from N(0, 0.001) (SGD); with Adam, He-normal for the ReLU layers and
+        # a small-variance linear output layer train much faster to the same result.
+        for conv in (self.conv1, self.conv2):
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
+        nn.init.normal_(self.conv3.weight, std=1e-3)
+        nn.init.zeros_(self.conv3.bias)
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        x = imresize(lr, self.scale)  # (B, C, s*h, s*w), the paper's interpolated input
+        y = self.relu(self.conv1(x))
+        y = self.relu(self.conv2(y))
+        return self.conv3(y)

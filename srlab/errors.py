@@ -37,8 +37,20 @@ def user_errors() -> Iterator[None]:
     """
     try:
         yield
-    except SrlabError as e:
-        if os.environ.get("SRLAB_DEBUG"):
+    except Exception as e:
+        cause = find_user_error(e)
+        if cause is None or os.environ.get("SRLAB_DEBUG"):
             raise
-        print(f"srlab: error: {e}", file=sys.stderr, flush=True)
+        print(f"srlab: error: {cause}", file=sys.stderr, flush=True)
         sys.exit(2)
+
+
+def find_user_error(error: BaseException) -> SrlabError | None:
+    """The :class:`SrlabError` behind ``error`` (Hydra wraps errors raised while instantiating)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, SrlabError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None

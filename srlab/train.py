@@ -43,8 +43,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     degradation = instantiate(cfg.degradation)
     datamodule = instantiate(cfg.data, degradation=degradation)
-    net_config = OmegaConf.to_container(cfg.model.net, resolve=True)
-    model = instantiate(cfg.model, net_config=net_config)
+    model = instantiate(cfg.model)
+    # Stored in every checkpoint so that it alone rebuilds the network. (Not passed to
+    # instantiate(): Hydra would instantiate the dict's _target_ too.)
+    model.hparams.net_config = OmegaConf.to_container(cfg.model.net, resolve=True)
     loggers = instantiate_loggers(cfg.get("logger"))
     callbacks = instantiate_callbacks(cfg.get("callbacks"), with_logger=bool(loggers))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

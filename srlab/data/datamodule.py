@@ -41,6 +41,8 @@ class SRDataModule(L.LightningDataModule):
         val_degradation: degradation for validation/test; defaults to ``degradation``.
         seed: seed of the training and validation degradation generators.
         pin_memory: pin host memory (only used when training on CUDA).
+        train_dir, val_dir: the folders ``data=folder`` reads (its sources interpolate them);
+            kept for the record, unused otherwise.
     """
 
     def __init__(
@@ -59,6 +61,8 @@ class SRDataModule(L.LightningDataModule):
         val_degradation: torch.nn.Module | None = None,
         seed: int = 0,
         pin_memory: bool = True,
+        train_dir: str | None = None,
+        val_dir: str | None = None,
     ) -> None:
         super().__init__()
         if patch_size % scale:
@@ -77,6 +81,7 @@ class SRDataModule(L.LightningDataModule):
         self.val_degradation = val_degradation if val_degradation is not None else self.degradation
         self.seed = int(seed)
         self.pin_memory = pin_memory
+        self.train_dir, self.val_dir = train_dir, val_dir
         self._train_generator: torch.Generator | None = None
         self.train_set = self.val_set = self.test_set = None
 

@@ -147,3 +147,41 @@ class DIV2K(FolderImages):
                 "(or the SRLAB_DATA_DIR environment variable)."
             )
         super().__init__(found)
+
+
+# Folder names people use for the standard benchmark sets (first = canonical).
+BENCHMARK_ALIASES: dict[str, tuple[str, ...]] = {
+    "Set5": ("Set5", "set5"),
+    "Set14": ("Set14", "set14"),
+    "BSD100": ("BSD100", "B100", "bsd100", "b100", "BSDS100"),
+    "Urban100": ("Urban100", "urban100"),
+    "Manga109": ("Manga109", "manga109"),
+}
+
+
+class BenchmarkSet(FolderImages):
+    """A benchmark test set (HR images only) found under the data root by folder name.
+
+    Looks for ``<root>/<name>``, its aliases (``B100`` for ``BSD100``, …), and an ``HR/``
+    subfolder inside it. LR images are always made by the protocol's bicubic, never read.
+
+    Args:
+        root: the data root (``paths.data_dir``).
+        name: ``Set5``, ``Set14``, ``BSD100``/``B100``, ``Urban100``, ``Manga109`` or any folder name.
+    """
+
+    def __init__(self, root: str | Path, name: str) -> None:
+        root = Path(root).expanduser()
+        canonical = next((k for k, v in BENCHMARK_ALIASES.items() if name in v or name == k), name)
+        names = BENCHMARK_ALIASES.get(canonical, (name,))
+        candidates = [root / n / sub for n in names for sub in ("HR", "")]
+        found = next((c for c in candidates if c.is_dir() and any(is_image_file(p) for p in c.iterdir())), None)
+        if found is None:
+            raise DatasetNotFoundError(
+                f"benchmark set {name!r} not found under {root} (looked for "
+                f"{', '.join(str(root / n) for n in names)}).\n"
+                "Point srlab at a folder holding it with paths.data_dir=/path/to/data "
+                "(or SRLAB_DATA_DIR), e.g. paths.data_dir=../shared/data."
+            )
+        super().__init__(found)
+        self.set_name = canonical

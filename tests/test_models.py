@@ -1,0 +1,70 @@
+"""Every model config in conf/model/ keeps the LR -> SR contract (timm-style: no per-model edits)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import REPO_ROOT
+
+MODEL_CONFIGS = sorted(p.stem for p in (REPO_ROOT / "conf" / "model").glob("*.yaml"))
+
+
+def build_net(name: str, scale: int):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.utils import instantiate
+
+    from srlab.config import CONFIG_DIR
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[f"model={name}", f"data.scale={scale}", "logger=none"])
+    return instantiate(cfg.model.net), cfg
+
+
+def test_model_configs_exist():
+    assert {"srcnn", "srcnn_915", "srcnn_935", "bicubic"} <= set(MODEL_CONFIGS)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("name", MODEL_CONFIGS)
+def test_model_contract_shape_and_gradients(name: str, scale: int):
+    torch.manual_seed(0)
+    net, _ = build_net(name, scale)
+    assert net.scale == scale and net.in_channels in (1, 3)
+    lr = torch.rand(2, net.in_channels, 7, 9)
+    sr = net(lr)
+    assert sr.shape == (2, net.in_channels, 7 * scale, 9 * scale)
+    assert torch.isfinite(sr).all()
+    params = [p for p in net.parameters() if p.requires_grad]
+    if params:
+        sr.square().mean().backward()
+        for pname, p in net.named_parameters():
+            assert p.grad is not None and torch.isfinite(p.grad).all(), f"{name}: no gradient for {pname}"
+            assert p.grad.abs().sum() > 0, f"{name}: zero gradient for {pname}"
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        # 9*9*64+64 + f2*f2*64*32+32 + 5*5*32+1 on the Y channel (Dong et al. 2016).
+        ("srcnn_915", 5248 + 2080 + 801),
+        ("srcnn_935", 5248 + 18464 + 801),
+        ("srcnn", 5248 + 51232 + 801),
+    ],
+)
+def test_srcnn_parameter_counts_match_the_paper(name, expected):
+    net, _ = build_net(name, 3)
+    assert sum(p.numel() for p in net.parameters()) == expected
+
+
+def test_srcnn_rgb_mode_follows_in_channels():
+    from srlab.models.srcnn import SRCNN
+
+    net = SRCNN(scale=2, in_channels=3)
+    assert net(torch.rand(1, 3, 5, 6)).shape == (1, 3, 10, 12)
+    with pytest.raises(ValueError, match="odd"):
+        SRCNN(scale=2, f2=2)

@@ -65,3 +65,65 @@ class SRCNN(nn.Module):
         y = self.relu(self.conv1(x))
         y = self.relu(self.conv2(y))
         return self.conv3(y)
+
+
+class SRCNNDeconv(nn.Module):
+    """SRCNN read as a post-upsampling network: its three steps with the third one a deconvolution.
+
+    Patch extraction and non-linear mapping run on the LR grid (``f1 x f1``, ``n1`` filters, ReLU;
+    ``f2 x f2``, ``n2`` filters, ReLU); reconstruction is a learned transposed convolution of the
+    ``n2`` feature maps with stride ``scale`` (``deconv_kernel x deconv_kernel``, FSRCNN's 9 by
+    default, padded so the output is exactly ``scale`` times larger). Same first two layers as
+    :class:`SRCNN`, but their cost is ``scale^2`` times lower, so ``model=srcnn`` vs
+    ``model=srcnn_deconv`` compares pre- and post-upsampling directly.
+
+    Args:
+        scale: upscaling factor (the deconvolution's stride).
+        in_channels: 1 = Y channel of YCbCr (the paper's setting), 3 = RGB.
+        f1, f2: kernel sizes of the two LR-grid layers (odd).
+        n1, n2: filters of the two LR-grid layers (64 and 32).
+        deconv_kernel: kernel size of the upsampling reconstruction layer.
+
+    Shapes: ``lr (B, in_channels, h, w)`` -> ``(B, n2, h, w)`` -> ``sr (B, in_channels, scale*h, scale*w)``.
+    Parameters (Y, 9-5, deconv 9): 9*9*64+64 + 5*5*64*32+32 + 9*9*32+1 = 59,073.
+    """
+
+    def __init__(
+        self,
+        scale: int = 3,
+        in_channels: int = 1,
+        f1: int = 9,
+        f2: int = 5,
+        n1: int = 64,
+        n2: int = 32,
+        deconv_kernel: int = 9,
+    ) -> None:
+        super().__init__()
+        from srlab.models.fsrcnn import deconv_padding
+
+        for name, k in (("f1", f1), ("f2", f2)):
+            if k % 2 != 1:
+                raise ValueError(f"SRCNN kernel size {name}={k} must be odd for 'same' padding")
+        self.scale = int(scale)
+        self.in_channels = int(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, n1, f1, padding=f1 // 2)
+        self.conv2 = nn.Conv2d(n1, n2, f2, padding=f2 // 2)
+        padding, output_padding = deconv_padding(deconv_kernel, self.scale)
+        self.deconv = nn.ConvTranspose2d(
+            n2, in_channels, deconv_kernel, stride=self.scale,
+            padding=padding, output_padding=output_padding,
+        )
+        self.relu = nn.ReLU(inplace=True)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for conv in (self.conv1, self.conv2):
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
+        nn.init.normal_(self.deconv.weight, std=1e-3)
+        nn.init.zeros_(self.deconv.bias)
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        y = self.relu(self.conv1(lr))  # (B, n1, h, w)
+        y = self.relu(self.conv2(y))  # (B, n2, h, w)
+        return self.deconv(y)  # (B, in_channels, s*h, s*w)

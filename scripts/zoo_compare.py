@@ -48,7 +48,9 @@ def validation_interval(steps: int, validations: int = 10) -> int:
 def train_command(model: str, args: argparse.Namespace, run_dir: Path) -> list[str]:
     interval = validation_interval(args.steps)
     return [
-        sys.executable, "-m", "srlab.train",
+        sys.executable,
+        "-m",
+        "srlab.train",
         "experiment=zoo_x3",
         f"model={model}",
         f"trainer={args.trainer}",
@@ -100,7 +102,9 @@ def format_table(rows: list[dict], steps: int) -> str:
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['model']} | — | failed: {r['error']} | — | — | {steps} | {r['wall_s']:.0f} s |")
+            lines.append(
+                f"| {r['model']} | — | failed: {r['error']} | — | — | {steps} | {r['wall_s']:.0f} s |"
+            )
             continue
         lines.append(
             f"| {r['model']} | {r['params']:,} | {r['psnr']:.2f} | {r['psnr_bicubic']:.2f} "
@@ -111,15 +115,31 @@ def format_table(rows: list[dict], steps: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=5000, help="training steps per model (default 5000)")
-    parser.add_argument("--trainer", default="gpu", help="trainer config: gpu | cpu | default (default gpu)")
-    parser.add_argument("--data-root", default="../shared/data", help="folder holding T91/ and Set5/")
-    parser.add_argument("--models", default=",".join(ZOO), help=f"comma-separated (default {','.join(ZOO)})")
-    parser.add_argument("--batch-size", type=int, default=32, help="training batch size (default 32)")
+    parser.add_argument(
+        "--steps", type=int, default=5000, help="training steps per model (default 5000)"
+    )
+    parser.add_argument(
+        "--trainer", default="gpu", help="trainer config: gpu | cpu | default (default gpu)"
+    )
+    parser.add_argument(
+        "--data-root", default="../shared/data", help="folder holding T91/ and Set5/"
+    )
+    parser.add_argument(
+        "--models", default=",".join(ZOO), help=f"comma-separated (default {','.join(ZOO)})"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="training batch size (default 32)"
+    )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", default=None, help="run directory root (default experiments/zoo_x3/<time>)")
-    parser.add_argument("--eval-device", default=None, help="cpu | cuda (default: cuda for trainer=gpu)")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run, e.g. logger=csv")
+    parser.add_argument(
+        "--out", default=None, help="run directory root (default experiments/zoo_x3/<time>)"
+    )
+    parser.add_argument(
+        "--eval-device", default=None, help="cpu | cuda (default: cuda for trainer=gpu)"
+    )
+    parser.add_argument(
+        "overrides", nargs="*", help="Hydra overrides for every run, e.g. logger=csv"
+    )
     args = parser.parse_args(argv)
 
     data_root = Path(args.data_root).resolve()
@@ -134,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     device = args.eval_device or ("cuda" if args.trainer == "gpu" else "cpu")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
 
     rows = []
     for model in [m for m in args.models.split(",") if m]:
@@ -146,12 +169,24 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter() - start
         ckpt = run_dir / "checkpoints" / "best.ckpt"
         if proc.returncode != 0 or not ckpt.is_file():
-            rows.append({"model": model, "error": f"exit {proc.returncode}", "wall_s": wall, "steps": args.steps})
+            rows.append(
+                {
+                    "model": model,
+                    "error": f"exit {proc.returncode}",
+                    "wall_s": wall,
+                    "steps": args.steps,
+                }
+            )
             continue
         scores = evaluate_checkpoint(ckpt, data_root / "Set5", SCALE, device)
-        rows.append({"model": model, **scores, "steps": args.steps, "wall_s": wall, "checkpoint": str(ckpt)})
-        print(f"[zoo] {model}: Set5 x{SCALE} {scores['psnr']:.2f} dB (bicubic {scores['psnr_bicubic']:.2f}),"
-              f" {wall:.0f} s", flush=True)
+        rows.append(
+            {"model": model, **scores, "steps": args.steps, "wall_s": wall, "checkpoint": str(ckpt)}
+        )
+        print(
+            f"[zoo] {model}: Set5 x{SCALE} {scores['psnr']:.2f} dB (bicubic {scores['psnr_bicubic']:.2f}),"
+            f" {wall:.0f} s",
+            flush=True,
+        )
 
     table = format_table(rows, args.steps)
     header = (

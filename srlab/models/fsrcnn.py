@@ -37,7 +37,9 @@ def deconv_padding(kernel_size: int, scale: int) -> tuple[int, int]:
     padding = max(0, math.ceil((kernel_size - scale) / 2))
     output_padding = 2 * padding - (kernel_size - scale)
     if not 0 <= output_padding < scale:
-        raise ValueError(f"no padding gives a {scale}x output for a {kernel_size}x{kernel_size} deconvolution")
+        raise ValueError(
+            f"no padding gives a {scale}x output for a {kernel_size}x{kernel_size} deconvolution"
+        )
     return padding, output_padding
 
 
@@ -76,8 +78,12 @@ class FSRCNN(nn.Module):
         padding, output_padding = deconv_padding(deconv_kernel, self.scale)
         # Registered last: SRModule treats it as the output layer (last_layer_lr_scale).
         self.deconv = nn.ConvTranspose2d(
-            d, in_channels, deconv_kernel, stride=self.scale,
-            padding=padding, output_padding=output_padding,
+            d,
+            in_channels,
+            deconv_kernel,
+            stride=self.scale,
+            padding=padding,
+            output_padding=output_padding,
         )
         self.reset_parameters()
 

@@ -110,8 +110,12 @@ class SRCNNDeconv(nn.Module):
         self.conv2 = nn.Conv2d(n1, n2, f2, padding=f2 // 2)
         padding, output_padding = deconv_padding(deconv_kernel, self.scale)
         self.deconv = nn.ConvTranspose2d(
-            n2, in_channels, deconv_kernel, stride=self.scale,
-            padding=padding, output_padding=output_padding,
+            n2,
+            in_channels,
+            deconv_kernel,
+            stride=self.scale,
+            padding=padding,
+            output_padding=output_padding,
         )
         self.relu = nn.ReLU(inplace=True)
         self.reset_parameters()

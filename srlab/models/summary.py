@@ -93,7 +93,9 @@ def count_macs(net: nn.Module, lr: torch.Tensor) -> int:
 
 
 @torch.inference_mode()
-def measure_mpix_per_s(net: nn.Module, lr: torch.Tensor, repeats: int = 3, min_time: float = 0.5) -> float:
+def measure_mpix_per_s(
+    net: nn.Module, lr: torch.Tensor, repeats: int = 3, min_time: float = 0.5
+) -> float:
     """Output megapixels per second of ``net(lr)``: the fastest of at least ``repeats`` timed calls
     (more until ``min_time`` seconds have passed), after two warm-up calls.
 
@@ -112,12 +114,19 @@ def measure_mpix_per_s(net: nn.Module, lr: torch.Tensor, repeats: int = 3, min_t
 
 
 def summarize(
-    name: str, scale: int = 3, lr_size: int = 64, timing: bool = True, repeats: int = 3, min_time: float = 0.5
+    name: str,
+    scale: int = 3,
+    lr_size: int = 64,
+    timing: bool = True,
+    repeats: int = 3,
+    min_time: float = 0.5,
 ) -> ModelSummary:
     """Parameters, MACs and (optionally) measured CPU speed of ``model=<name>`` at ``scale``."""
     net, channels_last = build_model(name, scale)
     net = net.eval()
-    lr = torch.rand(1, net.in_channels, lr_size, lr_size, generator=torch.Generator().manual_seed(0))
+    lr = torch.rand(
+        1, net.in_channels, lr_size, lr_size, generator=torch.Generator().manual_seed(0)
+    )
     if channels_last:  # as SRModule runs it
         net = net.to(memory_format=torch.channels_last)
         lr = lr.contiguous(memory_format=torch.channels_last)
@@ -153,13 +162,23 @@ def format_table(rows: list[ModelSummary], scale: int, lr_size: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m srlab.models.summary", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m srlab.models.summary", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--scale", type=int, default=3, help="SR factor (default 3)")
-    parser.add_argument("--lr-size", type=int, default=64, help="side of the square LR input (default 64)")
-    parser.add_argument("--models", default="", help="comma-separated model config names (default: all)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; 0 = torch's default)")
+    parser.add_argument(
+        "--lr-size", type=int, default=64, help="side of the square LR input (default 64)"
+    )
+    parser.add_argument(
+        "--models", default="", help="comma-separated model config names (default: all)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (default 1; 0 = torch's default)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed calls at least (default 3)")
-    parser.add_argument("--min-time", type=float, default=0.5, help="seconds of timing at least (default 0.5)")
+    parser.add_argument(
+        "--min-time", type=float, default=0.5, help="seconds of timing at least (default 0.5)"
+    )
     parser.add_argument("--no-timing", action="store_true", help="skip the speed measurement")
     args = parser.parse_args(argv)
 
@@ -168,15 +187,21 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in args.models.split(",") if n] or model_names()
     unknown = sorted(set(names) - set(model_names()))
     if unknown:
-        print(f"unknown model config(s): {', '.join(unknown)}; known: {', '.join(model_names())}", file=sys.stderr)
+        print(
+            f"unknown model config(s): {', '.join(unknown)}; known: {', '.join(model_names())}",
+            file=sys.stderr,
+        )
         return 2
     rows = [
-        summarize(n, args.scale, args.lr_size, not args.no_timing, args.repeats, args.min_time) for n in names
+        summarize(n, args.scale, args.lr_size, not args.no_timing, args.repeats, args.min_time)
+        for n in names
     ]
     print(format_table(rows, args.scale, args.lr_size))
     if not args.no_timing:
-        print(f"\nCPU: {torch.get_num_threads()} torch thread(s), batch 1, float32, torch {torch.__version__}; "
-              "MACs count Conv2d/ConvTranspose2d/Linear only (bicubic pre-upsampling not included).")
+        print(
+            f"\nCPU: {torch.get_num_threads()} torch thread(s), batch 1, float32, torch {torch.__version__}; "
+            "MACs count Conv2d/ConvTranspose2d/Linear only (bicubic pre-upsampling not included)."
+        )
     return 0
 
 

@@ -36,13 +36,18 @@ class VDSR(nn.Module):
     Shapes: ``lr (B, in_channels, h, w)`` -> ``sr (B, in_channels, scale*h, scale*w)``.
     """
 
-    def __init__(self, scale: int = 3, in_channels: int = 1, depth: int = 20, features: int = 64) -> None:
+    def __init__(
+        self, scale: int = 3, in_channels: int = 1, depth: int = 20, features: int = 64
+    ) -> None:
         super().__init__()
         if depth < 2:
             raise ValueError(f"VDSR depth must be at least 2, got {depth}")
         self.scale = int(scale)
         self.in_channels = int(in_channels)
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, features, 3, padding=1), nn.ReLU(inplace=True)]
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, features, 3, padding=1),
+            nn.ReLU(inplace=True),
+        ]
         for _ in range(depth - 2):
             layers += [nn.Conv2d(features, features, 3, padding=1), nn.ReLU(inplace=True)]
         self.body = nn.Sequential(*layers)

@@ -1,7 +1,8 @@
 """PSNR and SSIM as the SR literature computes them (the MATLAB-era evaluation protocol).
 
 Protocol, per image:
-1. the SR output is rounded to the uint8 grid (what a saved PNG would hold);
+1. the SR output is rounded to the uint8 grid (what a saved PNG would hold); the HR image, read
+   from an 8-bit file, is put back on that grid too (float64), removing float32 rounding noise;
 2. both images go to the Y channel of ITU-R BT.601 YCbCr on the [16, 235] scale,
    ``Y = 16 + 65.481 R + 128.553 G + 24.966 B`` with RGB in [0, 1].
    **srlab keeps Y as a float (not rounded to an integer)** — BasicSR's
@@ -82,8 +83,11 @@ def _prepare(
         sr, hr = sr.unsqueeze(0), hr.unsqueeze(0)
     if 2 * crop_border >= min(hr.shape[-2:]):
         raise ValueError(f"crop_border={crop_border} leaves nothing of a {tuple(hr.shape[-2:])} image")
-    sr = torch.floor(sr.detach().double().clamp(0, 1) * 255 + 0.5) / 255  # uint8 grid
-    sr_y, hr_y = luma(sr, hr.detach().double())
+    # Both on the uint8 grid, in float64: SR as a saved PNG would hold it; HR (read from 8-bit
+    # files) only loses the float32 representation error of k/255.
+    sr = torch.floor(sr.detach().double().clamp(0, 1) * 255 + 0.5) / 255
+    hr = torch.floor(hr.detach().double().clamp(0, 1) * 255 + 0.5) / 255
+    sr_y, hr_y = luma(sr, hr)
     sr_y, hr_y = shave(sr_y, crop_border) * 255.0, shave(hr_y, crop_border) * 255.0
     if round_y:  # MATLAB rgb2ycbcr on uint8: Y rounded half away from zero (Y > 0 here)
         sr_y, hr_y = torch.floor(sr_y + 0.5), torch.floor(hr_y + 0.5)

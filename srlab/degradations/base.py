@@ -6,8 +6,8 @@ A degradation maps HR images ``(B, C, H, W)`` in [0, 1] (C = 1 grey or 3 RGB) to
 seed replays the same LR images, which is what validation does every epoch.
 
 :class:`DegradationStep` is the building block of :class:`~srlab.degradations.pipeline.DegradationPipeline`:
-``sample(batch_size, generator, device) -> params`` draws every random number the step needs
-(noise fields are drawn from a seed that is itself drawn here), and ``apply(x, params)`` is a pure,
+``sample_params(batch_size, generator, device) -> params`` draws every random number the step needs
+(noise fields are drawn from a seed that is itself drawn here), and ``apply_params(x, params)`` is a pure,
 differentiable function of the image and those parameters. ``p`` is the probability that a sample
 goes through the step at all (the others pass unchanged).
 """
@@ -77,10 +77,10 @@ class Degradation(nn.Module):
 
 
 class DegradationStep(nn.Module):
-    """One stage of a pipeline: random parameters drawn by ``sample``, applied by ``apply``.
+    """One stage of a pipeline: random parameters drawn by ``sample_params``, applied by ``apply_params``.
 
-    Subclasses implement ``_sample(batch_size, generator, device) -> params`` and
-    ``_apply(x, params) -> x`` (all samples degraded); this class adds the per-sample probability
+    Subclasses implement ``_draw(batch_size, generator, device) -> params`` and
+    ``_degrade(x, params) -> x`` (all samples degraded); this class adds the per-sample probability
     ``p`` (samples not drawn keep their input) and ``forward(x, generator)`` for standalone use.
     Steps that change the image size set ``resizes = True`` and implement ``output_size``.
 
@@ -102,30 +102,30 @@ class DegradationStep(nn.Module):
         """Spatial size ``(H, W)`` of the output for an input of ``size``."""
         return size
 
-    def sample(self, batch_size: int, generator: torch.Generator | None, device: torch.device) -> Params:
+    def sample_params(self, batch_size: int, generator: torch.Generator | None, device: torch.device) -> Params:
         """Draw this step's parameters for ``batch_size`` samples from ``generator``."""
-        params = self._sample(batch_size, generator, torch.device(device))
+        params = self._draw(batch_size, generator, torch.device(device))
         if self.p < 1.0:
             params["applied"] = bernoulli(batch_size, self.p, generator, torch.device(device))
         return params
 
-    def apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def apply_params(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         """``x (B,C,H,W)`` -> degraded ``(B,C,H',W')``; a pure function of ``x`` and ``params``."""
         applied = params.get("applied")
         if applied is not None and not bool(applied.any()):
             return x
-        out = self._apply(x, params)
+        out = self._degrade(x, params)
         if applied is None:
             return out
         return torch.where(applied.view(-1, 1, 1, 1), out, x)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.apply(x, self.sample(x.shape[0], generator, x.device))
+        return self.apply_params(x, self.sample_params(x.shape[0], generator, x.device))
 
-    def _sample(self, batch_size: int, generator: torch.Generator | None, device: torch.device) -> Params:
+    def _draw(self, batch_size: int, generator: torch.Generator | None, device: torch.device) -> Params:
         return {}
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         raise NotImplementedError
 
 
@@ -147,7 +147,7 @@ class Downscale(DegradationStep):
     def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
         return resized_length(size[0], 1.0 / self.scale), resized_length(size[1], 1.0 / self.scale)
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         return imresize(x, 1.0 / self.scale, antialias=self.antialias)
 
     def extra_repr(self) -> str:

@@ -93,7 +93,7 @@ class GaussianBlur(DegradationStep):
         self.kernel_size = int(kernel_size)
         self.anisotropic_prob = float(anisotropic_prob)
 
-    def _sample(self, batch_size: int, generator, device) -> Params:
+    def _draw(self, batch_size: int, generator, device) -> Params:
         lo, hi = self.sigma_range
         sigma_x = uniform(batch_size, lo, hi, generator, device)
         sigma_y = uniform(batch_size, lo, hi, generator, device)
@@ -103,7 +103,7 @@ class GaussianBlur(DegradationStep):
         theta = torch.where(anisotropic, theta, torch.zeros_like(theta))
         return {"sigma_x": sigma_x, "sigma_y": sigma_y, "theta": theta}
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         # Kernels are built in float32 at least: float16 exp/normalisation loses the tails.
         dtype = torch.promote_types(x.dtype, torch.float32)
         kernels = gaussian_kernels(

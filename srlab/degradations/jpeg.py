@@ -55,10 +55,10 @@ class JPEG(DegradationStep):
         super().__init__(p)
         self.quality_range = check_range("quality_range", quality_range, low=1.0, high=100.0)
 
-    def _sample(self, batch_size: int, generator, device) -> Params:
+    def _draw(self, batch_size: int, generator, device) -> Params:
         return {"quality": uniform(batch_size, *self.quality_range, generator, device)}
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         return jpeg_compress(x, params["quality"])
 
     def extra_repr(self) -> str:

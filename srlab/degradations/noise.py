@@ -1,7 +1,7 @@
 """Additive noise: Gaussian (sensor read noise) and Poisson (shot noise), per-sample strength.
 
 Both follow the sample-then-apply contract: the strengths, the colour/grey choice and a seed for
-the noise field are drawn by ``sample``; ``apply`` regenerates the field from that seed on the
+the noise field are drawn by ``sample_params``; ``apply_params`` regenerates the field from that seed on the
 image's device, so the same parameters always give the same noisy image. The noise is additive
 and detached from the image, so gradients flow through unchanged (straight through for Poisson,
 whose field depends on the image). Outputs are clipped to [0, 1], like a camera's.
@@ -47,7 +47,8 @@ def gaussian_noise(
         ``(B, C, H, W)`` noisy images in [0, 1].
     """
     b, c, h, w = x.shape
-    field = torch.randn(b, c, h, w, generator=generator, device=x.device, dtype=x.dtype)
+    # Drawn in float32 whatever x's dtype: the same seed gives the same field in every precision.
+    field = torch.randn(b, c, h, w, generator=generator, device=x.device).to(x.dtype)
     field = torch.where(grey.to(x.device).view(-1, 1, 1, 1), field[:, :1].expand_as(field), field)
     return (x + _per_sample(sigma, x) * field).clamp(0, 1)
 
@@ -106,7 +107,7 @@ class GaussianNoise(DegradationStep):
         self.sigma_range = check_range("sigma_range", sigma_range, low=0.0)
         self.grey_prob = float(grey_prob)
 
-    def _sample(self, batch_size: int, generator, device) -> Params:
+    def _draw(self, batch_size: int, generator, device) -> Params:
         lo, hi = self.sigma_range
         return {
             "sigma": uniform(batch_size, lo / 255.0, hi / 255.0, generator, device),
@@ -114,7 +115,7 @@ class GaussianNoise(DegradationStep):
             "seed": draw_seed(generator, device),
         }
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         return gaussian_noise(x, params["sigma"], params["grey"], seeded_generator(params["seed"], x.device))
 
     def extra_repr(self) -> str:
@@ -139,7 +140,7 @@ class PoissonNoise(DegradationStep):
         self.scale_range = check_range("scale_range", scale_range, low=0.0)
         self.grey_prob = float(grey_prob)
 
-    def _sample(self, batch_size: int, generator, device) -> Params:
+    def _draw(self, batch_size: int, generator, device) -> Params:
         lo, hi = self.scale_range
         return {
             "scale": uniform(batch_size, lo, hi, generator, device),
@@ -147,7 +148,7 @@ class PoissonNoise(DegradationStep):
             "seed": draw_seed(generator, device),
         }
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         return poisson_noise(x, params["scale"], params["grey"], seeded_generator(params["seed"], x.device))
 
     def extra_repr(self) -> str:

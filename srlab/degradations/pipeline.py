@@ -4,7 +4,7 @@
 ``pipeline(hr, generator) -> lr`` it first draws the parameters of all steps for the whole batch
 (blur kernels, noise strengths and seeds, JPEG qualities, which samples skip which step) from
 ``generator``, then applies them. The same generator state therefore gives the same LR batch on any
-call, and ``sample``/``apply`` can also be used separately (e.g. to degrade two image sets with one
+call, and ``sample_params``/``apply_params`` can also be used separately (e.g. to degrade two image sets with one
 draw). Steps come from Hydra configs as a name -> step mapping (``null`` removes a step), so
 ``degradation.steps.jpeg=null`` or ``degradation.steps.noise.p=0.5`` work on the command line.
 
@@ -57,22 +57,22 @@ class OneOf(DegradationStep):
             "cumulative", torch.tensor(weights, dtype=torch.float32).cumsum(0) / total, persistent=False
         )
 
-    def _sample(self, batch_size: int, generator, device) -> Params:
+    def _draw(self, batch_size: int, generator, device) -> Params:
         u = uniform(batch_size, 0.0, 1.0, generator, device)
         choice = torch.searchsorted(self.cumulative.to(device), u, right=True).clamp(max=len(self.steps) - 1)
         params: Params = {"choice": choice}
         for name, step in self.steps.items():
-            for key, value in step.sample(batch_size, generator, device).items():
+            for key, value in step.sample_params(batch_size, generator, device).items():
                 params[f"{name}.{key}"] = value
         return params
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         choice = params["choice"].to(x.device).view(-1, 1, 1, 1)
         out = x
         for i, (name, step) in enumerate(self.steps.items()):
             prefix = f"{name}."
             sub = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
-            out = torch.where(choice == i, step.apply(x, sub), out)
+            out = torch.where(choice == i, step.apply_params(x, sub), out)
         return out
 
 
@@ -111,11 +111,11 @@ class DegradationPipeline(Degradation):
             size = step.output_size(size)
         return size
 
-    def sample(self, batch_size: int, generator: torch.Generator | None, device: torch.device) -> dict[str, Params]:
+    def sample_params(self, batch_size: int, generator: torch.Generator | None, device: torch.device) -> dict[str, Params]:
         """Parameters of every step for ``batch_size`` samples: ``{step name: params}``."""
-        return {name: step.sample(batch_size, generator, device) for name, step in self.steps.items()}
+        return {name: step.sample_params(batch_size, generator, device) for name, step in self.steps.items()}
 
-    def apply(self, hr: torch.Tensor, params: Mapping[str, Params]) -> torch.Tensor:
+    def apply_params(self, hr: torch.Tensor, params: Mapping[str, Params]) -> torch.Tensor:
         """Degrade ``hr`` with drawn ``params``; a pure function of both."""
         h, w = hr.shape[-2:]
         expected = (h // self.scale, w // self.scale)
@@ -127,12 +127,12 @@ class DegradationPipeline(Degradation):
             )
         x = hr
         for name, step in self.steps.items():
-            x = step.apply(x, params[name])
+            x = step.apply_params(x, params[name])
         return quantize_uint8(x) if self.quantize else x.clamp(0, 1)
 
     def forward(self, hr: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """``hr (B,C,H,W)`` in [0,1] -> ``lr (B,C,H/scale,W/scale)``; draws from ``generator``."""
-        return self.apply(hr, self.sample(hr.shape[0], generator, hr.device))
+        return self.apply_params(hr, self.sample_params(hr.shape[0], generator, hr.device))
 
     def extra_repr(self) -> str:
         return f"scale={self.scale}, quantize={self.quantize}"

@@ -22,7 +22,7 @@ log = logging.getLogger("srlab.evaluate")
 
 
 def evaluate(cfg: DictConfig) -> list[dict]:
-    """Run the configured evaluation; prints (and saves) the table, returns one dict per (set, scale)."""
+    """Run the configured evaluation; print (and save) the table; one dict per (set, scale)."""
     from srlab.evaluation import evaluate as run_evaluation
     from srlab.evaluation import format_markdown, instantiate_for_scale
 

@@ -110,20 +110,28 @@ def evaluate_source(
     start = time.perf_counter()
     per_image = []
     for index in range(len(source)):
-        hr = modcrop(source.load(index), scale).to(device=device, dtype=torch.float32).div(255).unsqueeze(0)
+        hr = (
+            modcrop(source.load(index), scale)
+            .to(device=device, dtype=torch.float32)
+            .div(255)
+            .unsqueeze(0)
+        )
         generator = torch.Generator(device=device).manual_seed(image_seed(seed, index))
         lr = degradation(hr, generator=generator)
         sr = net(to_model_space(lr, in_channels)).float()
         if sr.shape[-2:] != hr.shape[-2:]:
             raise ValueError(
-                f"{model_name} at x{scale} returned {tuple(sr.shape[-2:])} for a {tuple(lr.shape[-2:])} "
-                f"input; expected {tuple(hr.shape[-2:])} (is the model's scale {scale}?)"
+                f"{model_name} at x{scale} returned {tuple(sr.shape[-2:])} for a "
+                f"{tuple(lr.shape[-2:])} input; expected {tuple(hr.shape[-2:])} "
+                f"(is the model's scale {scale}?)"
             )
-        per_image.append({
-            "name": source.name(index),
-            "psnr": float(psnr_per_image(sr, hr, scale, round_y)[0]),
-            "ssim": float(ssim_per_image(sr, hr, scale, round_y=round_y)[0]),
-        })
+        per_image.append(
+            {
+                "name": source.name(index),
+                "psnr": float(psnr_per_image(sr, hr, scale, round_y)[0]),
+                "ssim": float(ssim_per_image(sr, hr, scale, round_y=round_y)[0]),
+            }
+        )
     n = len(per_image)
     return EvalResult(
         model=model_name,
@@ -152,9 +160,10 @@ def evaluate(
     """Score a model on named benchmark sets at several scales.
 
     Args:
-        net_for_scale: ``scale -> net`` (e.g. bicubic built per scale, or the checkpoint of that scale).
-        sets: benchmark set names found under ``root`` (:class:`~srlab.data.sources.BenchmarkSet`:
-            ``Set5``, ``Set14``, ``BSD100``, ``Urban100``, ``Manga109``, any folder name) or sources.
+        net_for_scale: ``scale -> net`` (bicubic built per scale, the checkpoint of that scale…).
+        sets: names of benchmark sets under ``root`` (:class:`~srlab.data.sources.BenchmarkSet`:
+            ``Set5``, ``Set14``, ``BSD100``, ``Urban100``, ``Manga109``, any folder name), or
+            sources.
         scales: SR factors.
         root: data root holding the sets (``paths.data_dir``).
         degradation_for_scale: ``scale -> degradation``; default MATLAB bicubic with uint8 LR.
@@ -226,7 +235,8 @@ def format_markdown(results: Sequence[EvalResult], layout: str = "wide") -> str:
     ]
     for (model, dataset), by_scale in rows.items():
         cells = [
-            f"{by_scale[s].psnr:.2f} / {by_scale[s].ssim:.4f}" if s in by_scale else "–" for s in scales
+            f"{by_scale[s].psnr:.2f} / {by_scale[s].ssim:.4f}" if s in by_scale else "–"
+            for s in scales
         ]
         lines.append(f"| {model} | {dataset} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -76,13 +76,15 @@ def shave(x: torch.Tensor, border: int) -> torch.Tensor:
 def _prepare(
     sr: torch.Tensor, hr: torch.Tensor, crop_border: int, round_y: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Quantize ``sr``, take the scored luma of both, shave; -> float64 ``(B,1,H',W')`` on [0, 255]."""
+    """Quantize, take the scored luma of both, shave -> float64 ``(B,1,H',W')`` on [0, 255]."""
     if sr.shape[-2:] != hr.shape[-2:]:
         raise ValueError(f"SR {tuple(sr.shape)} and HR {tuple(hr.shape)} differ in size")
     if sr.dim() == 3:
         sr, hr = sr.unsqueeze(0), hr.unsqueeze(0)
     if 2 * crop_border >= min(hr.shape[-2:]):
-        raise ValueError(f"crop_border={crop_border} leaves nothing of a {tuple(hr.shape[-2:])} image")
+        raise ValueError(
+            f"crop_border={crop_border} leaves nothing of a {tuple(hr.shape[-2:])} image"
+        )
     # Both on the uint8 grid, in float64: SR as a saved PNG would hold it; HR (read from 8-bit
     # files) only loses the float32 representation error of k/255.
     sr = torch.floor(sr.detach().double().clamp(0, 1) * 255 + 0.5) / 255
@@ -99,7 +101,7 @@ def psnr_per_image(
 ) -> torch.Tensor:
     """PSNR (dB) of each image, ``sr, hr (B,C,H,W)`` in [0,1] -> ``(B,)`` float64.
 
-    ``round_y`` rounds Y to integers (MATLAB ``rgb2ycbcr`` on uint8); srlab's default keeps it float.
+    ``round_y`` rounds Y to integers (MATLAB ``rgb2ycbcr`` on uint8); by default Y stays float.
     Identical images give ``inf`` (as MATLAB does).
     """
     sr_y, hr_y = _prepare(sr, hr, crop_border, round_y)
@@ -107,7 +109,9 @@ def psnr_per_image(
     return 10.0 * torch.log10(255.0**2 / mse)
 
 
-def _gaussian_1d(size: int = 11, sigma: float = 1.5, dtype=torch.float64, device=None) -> torch.Tensor:
+def _gaussian_1d(
+    size: int = 11, sigma: float = 1.5, dtype=torch.float64, device=None
+) -> torch.Tensor:
     coords = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))
     return g / g.sum()
@@ -153,7 +157,10 @@ def ssim_per_image(
     """
     sr_y, hr_y = _prepare(sr, hr, crop_border, round_y)
     if min(sr_y.shape[-2:]) < window:
-        raise ValueError(f"SSIM needs at least {window}x{window} pixels after cropping, got {tuple(sr_y.shape[-2:])}")
+        raise ValueError(
+            f"SSIM needs at least {window}x{window} pixels after cropping, "
+            f"got {tuple(sr_y.shape[-2:])}"
+        )
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     g = _gaussian_1d(window, sigma, device=sr_y.device)
     # The five local moments in one pass: (B, 5, H', W').
@@ -161,7 +168,9 @@ def ssim_per_image(
     moments = _filter_valid_1d(_filter_valid_1d(stack, g, -2), g, -1)
     mu_x, mu_y, exx, eyy, exy = moments.unbind(dim=1)
     sxx, syy, sxy = exx - mu_x**2, eyy - mu_y**2, exy - mu_x * mu_y
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / (
+        (mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2)
+    )
     return ssim_map.flatten(1).mean(dim=1)
 
 
@@ -176,7 +185,9 @@ class _PerImageMean(Metric):
         super().__init__(**kwargs)
         self.crop_border = int(crop_border)
         self.round_y = bool(round_y)
-        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state(
+            "total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum"
+        )
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def _score(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:

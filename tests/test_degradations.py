@@ -47,7 +47,9 @@ def _config_pipeline(name: str, scale: int = 3):
 def _images(b=4, c=3, h=24, w=30, seed=0, device="cpu", dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)
     yy, xx = torch.meshgrid(torch.linspace(0, 6, h), torch.linspace(0, 6, w), indexing="ij")
-    base = 0.5 + 0.3 * torch.sin(yy[None, None] + xx[None, None] * torch.rand(b, c, 1, 1, generator=g) * 2)
+    base = 0.5 + 0.3 * torch.sin(
+        yy[None, None] + xx[None, None] * torch.rand(b, c, 1, 1, generator=g) * 2
+    )
     return base.to(device=device, dtype=dtype)
 
 
@@ -102,7 +104,9 @@ def test_gaussian_kernels_isotropic_separable_and_rotation():
     k = gaussian_kernels(s, s, torch.tensor([0.7]), 9)[0]
     g = torch.exp(-0.5 * (torch.arange(9.0) - 4) ** 2 / 1.3**2)
     torch.testing.assert_close(k, torch.outer(g, g) / torch.outer(g, g).sum())
-    aniso = gaussian_kernels(torch.tensor([2.0, 2.0]), torch.tensor([0.5, 0.5]), torch.tensor([0.0, math.pi / 2]), 11)
+    aniso = gaussian_kernels(
+        torch.tensor([2.0, 2.0]), torch.tensor([0.5, 0.5]), torch.tensor([0.0, math.pi / 2]), 11
+    )
     assert aniso.sum(dim=(-2, -1)).sub(1).abs().max() < 1e-6
     torch.testing.assert_close(aniso[1], aniso[0].T)  # 90° rotation swaps the axes
     assert aniso[0][5].sum() > aniso[0][:, 5].sum()  # wide along x at theta = 0
@@ -110,16 +114,30 @@ def test_gaussian_kernels_isotropic_separable_and_rotation():
 
 def test_per_sample_blur_equals_blurring_each_image_alone():
     x = _images(b=3)
-    kernels = gaussian_kernels(torch.tensor([0.5, 1.0, 2.0]), torch.tensor([0.5, 2.0, 1.0]), torch.tensor([0.0, 0.3, 1.0]), 7)
+    kernels = gaussian_kernels(
+        torch.tensor([0.5, 1.0, 2.0]),
+        torch.tensor([0.5, 2.0, 1.0]),
+        torch.tensor([0.0, 0.3, 1.0]),
+        7,
+    )
     batched = convolve_per_sample(x, kernels)
     for i in range(3):
-        torch.testing.assert_close(batched[i : i + 1], convolve_per_sample(x[i : i + 1], kernels[i : i + 1]))
+        torch.testing.assert_close(
+            batched[i : i + 1], convolve_per_sample(x[i : i + 1], kernels[i : i + 1])
+        )
     flat = torch.full((3, 3, 10, 10), 0.4)
-    torch.testing.assert_close(convolve_per_sample(flat, kernels), flat)  # normalised, reflected borders
+    torch.testing.assert_close(
+        convolve_per_sample(flat, kernels), flat
+    )  # normalised, reflected borders
     delta = torch.zeros(7, 7)
     delta[3, 3] = 1
     torch.testing.assert_close(convolve_per_sample(x, delta), x)
-    assert convolve_per_sample(torch.rand(1, 1, 3, 3), kernels[:1]).shape == (1, 1, 3, 3)  # tiny image
+    assert convolve_per_sample(torch.rand(1, 1, 3, 3), kernels[:1]).shape == (
+        1,
+        1,
+        3,
+        3,
+    )  # tiny image
 
 
 # --------------------------------------------------------------------------- noise
@@ -128,7 +146,9 @@ def test_gaussian_noise_strength_and_grey_option():
     step = GaussianNoise(sigma_range=10.0, grey_prob=0.0)
     out = step(x, generator=torch.Generator().manual_seed(0))
     assert (out - x).std().item() == pytest.approx(10 / 255, rel=0.05)
-    grey = GaussianNoise(sigma_range=10.0, grey_prob=1.0)(x, generator=torch.Generator().manual_seed(0))
+    grey = GaussianNoise(sigma_range=10.0, grey_prob=1.0)(
+        x, generator=torch.Generator().manual_seed(0)
+    )
     torch.testing.assert_close(grey[:, 0], grey[:, 1])
     torch.testing.assert_close(grey[:, 0], grey[:, 2])
 
@@ -151,7 +171,12 @@ def test_jpeg_quality_orders_the_error_and_is_per_sample():
     torch.testing.assert_close(out[1:2], jpeg_compress(x[1:2], torch.tensor([50.0])))
     grey = jpeg_compress(x[:, :1], torch.tensor([10.0, 50.0, 95.0]))
     assert grey.shape == (3, 1, 24, 30)
-    torch.testing.assert_close(grey, jpeg_compress(x[:, :1].expand(-1, 3, -1, -1), torch.tensor([10.0, 50.0, 95.0])).mean(1, keepdim=True))
+    torch.testing.assert_close(
+        grey,
+        jpeg_compress(x[:, :1].expand(-1, 3, -1, -1), torch.tensor([10.0, 50.0, 95.0])).mean(
+            1, keepdim=True
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- pipelines
@@ -189,7 +214,9 @@ def test_pipeline_samples_everything_before_applying():
     assert list(params) == ["blur", "resize", "noise", "jpeg"]
     # Applying the same draw twice, or to a second copy, gives the same LR (no hidden randomness).
     assert torch.equal(pipeline.apply_params(hr, params), pipeline.apply_params(hr.clone(), params))
-    assert torch.equal(pipeline.apply_params(hr, params), pipeline(hr, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(
+        pipeline.apply_params(hr, params), pipeline(hr, generator=torch.Generator().manual_seed(0))
+    )
 
 
 def test_pipeline_checks_its_scale_and_steps():
@@ -226,11 +253,17 @@ def test_pipelines_are_ordinary_modules():
 def test_datamodule_validation_replays_the_same_lr_per_image():
     from srlab.data.datamodule import SRDataModule
 
-    dm = SRDataModule(None, None, scale=2, patch_size=24, degradation=_config_pipeline("realistic", scale=2))
+    dm = SRDataModule(
+        None, None, scale=2, patch_size=24, degradation=_config_pipeline("realistic", scale=2)
+    )
     hr = (_images(b=1, h=24, w=24) * 255).round().to(torch.uint8)
     first = dm.degrade({"hr": hr, "index": torch.tensor([3])}, training=False)["lr"]
-    assert torch.equal(first, dm.degrade({"hr": hr, "index": torch.tensor([3])}, training=False)["lr"])
-    assert not torch.equal(first, dm.degrade({"hr": hr, "index": torch.tensor([4])}, training=False)["lr"])
+    assert torch.equal(
+        first, dm.degrade({"hr": hr, "index": torch.tensor([3])}, training=False)["lr"]
+    )
+    assert not torch.equal(
+        first, dm.degrade({"hr": hr, "index": torch.tensor([4])}, training=False)["lr"]
+    )
     a = dm.degrade({"hr": hr}, training=True)["lr"]
     b = dm.degrade({"hr": hr}, training=True)["lr"]
     assert a.shape == (1, 3, 12, 12) and not torch.equal(a, b)  # training keeps drawing

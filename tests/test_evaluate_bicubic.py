@@ -28,21 +28,30 @@ PUBLISHED = {
 
 @pytest.mark.parametrize(
     "round_y",
-    # srlab's convention (float Y) always; MATLAB's rounded Y on demand (-m slow): it doubles the time.
+    # srlab's convention (float Y) always; MATLAB's rounded Y on demand (-m slow): twice the time.
     [False, pytest.param(True, marks=pytest.mark.slow)],
     ids=["float_y", "rounded_y"],
 )
 def test_bicubic_baseline_reproduces_published_numbers(shared_data, round_y):
     results = evaluate(
-        lambda s: Bicubic(scale=s, in_channels=3), ["Set5", "Set14"], [2, 3, 4], root=str(shared_data),
-        device="cpu", round_y=round_y, model_name="bicubic",
+        lambda s: Bicubic(scale=s, in_channels=3),
+        ["Set5", "Set14"],
+        [2, 3, 4],
+        root=str(shared_data),
+        device="cpu",
+        round_y=round_y,
+        model_name="bicubic",
     )
     assert [(r.dataset, r.scale) for r in results] == list(PUBLISHED)
     for r in results:
         psnr, ssim = PUBLISHED[(r.dataset, r.scale)]
         assert r.images == (5 if r.dataset == "Set5" else 14)
-        assert abs(r.psnr - psnr) < 0.03, f"{r.dataset} x{r.scale}: {r.psnr:.4f} dB vs published {psnr}"
-        assert abs(r.ssim - ssim) < 0.002, f"{r.dataset} x{r.scale}: SSIM {r.ssim:.4f} vs published {ssim}"
+        assert abs(r.psnr - psnr) < 0.03, (
+            f"{r.dataset} x{r.scale}: {r.psnr:.4f} dB vs published {psnr}"
+        )
+        assert abs(r.ssim - ssim) < 0.002, (
+            f"{r.dataset} x{r.scale}: SSIM {r.ssim:.4f} vs published {ssim}"
+        )
 
 
 def _tiny_benchmark(root, name="Set5", count=2):
@@ -112,7 +121,11 @@ def test_markdown_tables():
 def _run_cli(args, cwd, timeout=300):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "srlab.evaluate", *args], cwd=cwd, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "srlab.evaluate", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
 
@@ -122,8 +135,15 @@ def test_evaluate_cli_prints_a_markdown_table_and_saves_results(tmp_path):
     _tiny_benchmark(root, "Set14", count=1)
     exp = tmp_path / "exp"
     proc = _run_cli(
-        ["model=bicubic", "data=benchmark", "data.sets=[Set5,Set14]", "data.scales=[2,3]",
-         f"paths.data_dir={root}", f"paths.experiments_dir={exp}", "device=cpu"],
+        [
+            "model=bicubic",
+            "data=benchmark",
+            "data.sets=[Set5,Set14]",
+            "data.scales=[2,3]",
+            f"paths.data_dir={root}",
+            f"paths.experiments_dir={exp}",
+            "device=cpu",
+        ],
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -134,10 +154,12 @@ def test_evaluate_cli_prints_a_markdown_table_and_saves_results(tmp_path):
     assert len(saved) == 1
     results = json.loads(saved[0].read_text())
     assert [(r["dataset"], r["scale"], r["images"]) for r in results] == [
-        ("Set5", 2, 2), ("Set5", 3, 2), ("Set14", 2, 1), ("Set14", 3, 1)
+        ("Set5", 2, 2),
+        ("Set5", 3, 2),
+        ("Set14", 2, 1),
+        ("Set14", 3, 1),
     ]
     assert f"{results[0]['psnr']:.2f} / {results[0]['ssim']:.4f}" in lines[2]
-
 
 
 def _compose_evaluate(overrides):
@@ -162,8 +184,16 @@ def test_evaluate_config_runs_in_process_and_names_missing_sets(tmp_path):
     from srlab.evaluate import evaluate as evaluate_cfg
 
     root = _tiny_benchmark(tmp_path / "data")
-    cfg = _compose_evaluate([f"paths.data_dir={root}", "data.sets=[Set5]", "data.scales=[4]", "save=false",
-                             "degradation=noisy", "table=long"])
+    cfg = _compose_evaluate(
+        [
+            f"paths.data_dir={root}",
+            "data.sets=[Set5]",
+            "data.scales=[4]",
+            "save=false",
+            "degradation=noisy",
+            "table=long",
+        ]
+    )
     assert cfg.model_name == "bicubic" and cfg.data.scale == 4
     rows = evaluate_cfg(cfg)
     assert [(r["dataset"], r["scale"], r["images"]) for r in rows] == [("Set5", 4, 2)]

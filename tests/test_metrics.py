@@ -13,13 +13,17 @@ from srlab.metrics import PSNR, SSIM, luma, psnr_per_image, rgb_to_y, shave, ssi
 
 def _pair(seed: int, shape=(2, 3, 40, 36), noise: float = 0.05):
     g = torch.Generator().manual_seed(seed)
-    hr = torch.floor(torch.rand(shape, generator=g) * 256).clamp(max=255) / 255  # uint8 grid, like files
+    hr = (
+        torch.floor(torch.rand(shape, generator=g) * 256).clamp(max=255) / 255
+    )  # uint8 grid, like files
     sr = (hr + noise * torch.randn(shape, generator=g)).clamp(0, 1)
     return sr, hr
 
 
 def test_bt601_luma_values():
-    rgb = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    rgb = torch.tensor(
+        [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    )
     y = rgb_to_y(rgb.view(5, 3, 1, 1)).flatten() * 255
     expected = [16.0, 235.0, 16 + 65.481, 16 + 128.553, 16 + 24.966]
     torch.testing.assert_close(y, torch.tensor(expected), atol=1e-4, rtol=0)
@@ -34,7 +38,9 @@ def test_psnr_known_value_crop_and_uint8_rounding():
     hr = torch.full((1, 1, 20, 20), 100 / 255)
     sr = hr + 2 / 255
     sr[..., :3, :] = 0  # damage only the border
-    assert psnr_per_image(sr, hr, crop_border=3).item() == pytest.approx(10 * math.log10(255**2 / 4))
+    assert psnr_per_image(sr, hr, crop_border=3).item() == pytest.approx(
+        10 * math.log10(255**2 / 4)
+    )
     assert psnr_per_image(sr, hr, crop_border=0).item() < 20
     # The output is rounded to uint8 first: an offset below half a level disappears.
     assert math.isinf(psnr_per_image(hr + 0.4 / 255, hr).item())
@@ -54,7 +60,12 @@ def test_psnr_and_ssim_match_scikit_image_on_y():
         psnr_ref = peak_signal_noise_ratio(y_hr, y_sr, data_range=255)
         # ssim.m: 11x11 Gaussian (sigma 1.5), population covariances, 'valid' region.
         ssim_ref = structural_similarity(
-            y_hr, y_sr, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+            y_hr,
+            y_sr,
+            data_range=255,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
         )
         assert psnr_per_image(sr, hr, 4)[i].item() == pytest.approx(psnr_ref, abs=1e-9)
         assert ssim_per_image(sr, hr, 4)[i].item() == pytest.approx(ssim_ref, abs=1e-9)
@@ -96,7 +107,9 @@ def test_metric_classes_average_over_images_not_pixels():
     per_image = torch.cat(values)
     assert psnr.compute().item() == pytest.approx(per_image.mean().item(), rel=1e-6)
     pooled_mse = np.mean([10 ** (-v / 10) for v in per_image.tolist()])
-    assert abs(psnr.compute().item() - (-10 * math.log10(pooled_mse))) > 0.5  # not a pixel-pooled PSNR
+    assert (
+        abs(psnr.compute().item() - (-10 * math.log10(pooled_mse))) > 0.5
+    )  # not a pixel-pooled PSNR
     expected_ssim = torch.cat([ssim_per_image(sr, hr, 2) for sr, hr in pairs]).mean()
     assert ssim.compute().item() == pytest.approx(expected_ssim.item(), rel=1e-6)
 

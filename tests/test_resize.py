@@ -26,7 +26,7 @@ def _cubic(x: float) -> float:
 
 
 def _mirror(j: int, n: int) -> int:
-    """1-based index ``j`` reflected into [1, n] with the edge pixel repeated (MATLAB 'symmetric')."""
+    """1-based ``j`` reflected into [1, n], edge pixel repeated (MATLAB 'symmetric')."""
     while j < 1 or j > n:
         j = 1 - j if j < 1 else 2 * n + 1 - j
     return j
@@ -51,14 +51,14 @@ def _reference_resize_axis(a: np.ndarray, axis: int, scale: float, out_len: int)
             indices.append(_mirror(j, n) - 1)
         total = sum(weights)
         acc = np.zeros(a.shape[:-1])
-        for w, j in zip(weights, indices):
+        for w, j in zip(weights, indices, strict=True):
             acc += (w / total) * a[..., j]
         out[..., i - 1] = acc
     return np.moveaxis(out, -1, axis)
 
 
 def reference_imresize(a: np.ndarray, scale: float) -> np.ndarray:
-    """MATLAB ``imresize(a, scale, 'bicubic')`` of ``a (..., H, W)``: height first on equal scales."""
+    """MATLAB ``imresize(a, scale, 'bicubic')`` of ``a (..., H, W)`` (height first)."""
     h, w = a.shape[-2:]
     out_h, out_w = math.ceil(round(h * scale, 8)), math.ceil(round(w * scale, 8))
     a = _reference_resize_axis(a.astype(np.float64), -2, scale, out_h)
@@ -87,7 +87,11 @@ def test_imresize_matches_independent_matlab_reference(scale, h, w, channels):
     expected = reference_imresize(a, scale)
     out64 = imresize(torch.from_numpy(a), scale)
     out32 = imresize(torch.from_numpy(a).float(), scale)
-    assert out64.shape == expected.shape == (2, channels, math.ceil(round(h * scale, 8)), math.ceil(round(w * scale, 8)))
+    assert (
+        out64.shape
+        == expected.shape
+        == (2, channels, math.ceil(round(h * scale, 8)), math.ceil(round(w * scale, 8)))
+    )
     assert out32.dtype == torch.float32
     assert np.abs(out64.numpy() - expected).max() < 1e-10
     assert np.abs(out32.double().numpy() - expected).max() < 1e-5
@@ -100,7 +104,7 @@ def test_imresize_gather_path_for_large_images_matches_matrix_path(monkeypatch):
     dense = imresize(x, 1 / 3), imresize(x, 2.5)
     monkeypatch.setattr(resize, "_DENSE_MAX_ENTRIES", 0)
     gathered = imresize(x, 1 / 3), imresize(x, 2.5)
-    for a, b in zip(dense, gathered):
+    for a, b in zip(dense, gathered, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
 

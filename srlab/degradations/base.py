@@ -5,11 +5,13 @@ A degradation maps HR images ``(B, C, H, W)`` in [0, 1] (C = 1 grey or 3 RGB) to
 (one draw per sample) and apply them second — kornia's sample-then-apply — so a fixed generator
 seed replays the same LR images, which is what validation does every epoch.
 
-:class:`DegradationStep` is the building block of :class:`~srlab.degradations.pipeline.DegradationPipeline`:
-``sample_params(batch_size, generator, device) -> params`` draws every random number the step needs
-(noise fields are drawn from a seed that is itself drawn here), and ``apply_params(x, params)`` is a pure,
-differentiable function of the image and those parameters. ``p`` is the probability that a sample
-goes through the step at all (the others pass unchanged).
+:class:`DegradationStep` is the building block of
+:class:`~srlab.degradations.pipeline.DegradationPipeline`:
+``sample_params(batch_size, generator, device) -> params`` draws every random number the step
+needs (noise fields are drawn from a seed that is itself drawn here), and
+``apply_params(x, params)`` is a pure, differentiable function of the image and those
+parameters. ``p`` is the probability that a sample goes through the step at all (the others pass
+unchanged).
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ def uniform(
     return (low + (high - low) * u).to(device)
 
 
-def bernoulli(n: int, p: float, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+def bernoulli(
+    n: int, p: float, generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
     """``n`` booleans, each True with probability ``p``, drawn from ``generator``."""
     if p >= 1:
         return torch.ones(n, dtype=torch.bool, device=device)
@@ -44,7 +48,7 @@ def bernoulli(n: int, p: float, generator: torch.Generator | None, device: torch
 
 
 def draw_seed(generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-    """A 63-bit seed drawn from ``generator`` (0-d int64 on CPU), for steps that draw noise fields."""
+    """A 62-bit seed drawn from ``generator`` (0-d int64 on CPU), for steps that draw noise."""
     gen_device = generator.device if generator is not None else device
     return torch.randint(0, 2**62, (), generator=generator, device=gen_device).cpu()
 
@@ -54,7 +58,9 @@ def seeded_generator(seed: torch.Tensor, device: torch.device) -> torch.Generato
     return torch.Generator(device=device).manual_seed(int(seed))
 
 
-def check_range(name: str, value, low: float | None = None, high: float | None = None) -> tuple[float, float]:
+def check_range(
+    name: str, value, low: float | None = None, high: float | None = None
+) -> tuple[float, float]:
     """``value`` as a ``(lo, hi)`` float pair (a single number means ``(v, v)``), validated."""
     if isinstance(value, (int, float)):
         lo = hi = float(value)
@@ -77,7 +83,7 @@ class Degradation(nn.Module):
 
 
 class DegradationStep(nn.Module):
-    """One stage of a pipeline: random parameters drawn by ``sample_params``, applied by ``apply_params``.
+    """One stage of a pipeline: parameters drawn by ``sample_params``, applied by ``apply_params``.
 
     Subclasses implement ``_draw(batch_size, generator, device) -> params`` and
     ``_degrade(x, params) -> x`` (all samples degraded); this class adds the per-sample probability
@@ -102,7 +108,9 @@ class DegradationStep(nn.Module):
         """Spatial size ``(H, W)`` of the output for an input of ``size``."""
         return size
 
-    def sample_params(self, batch_size: int, generator: torch.Generator | None, device: torch.device) -> Params:
+    def sample_params(
+        self, batch_size: int, generator: torch.Generator | None, device: torch.device
+    ) -> Params:
         """Draw this step's parameters for ``batch_size`` samples from ``generator``."""
         params = self._draw(batch_size, generator, torch.device(device))
         if self.p < 1.0:
@@ -122,7 +130,9 @@ class DegradationStep(nn.Module):
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.apply_params(x, self.sample_params(x.shape[0], generator, x.device))
 
-    def _draw(self, batch_size: int, generator: torch.Generator | None, device: torch.device) -> Params:
+    def _draw(
+        self, batch_size: int, generator: torch.Generator | None, device: torch.device
+    ) -> Params:
         return {}
 
     def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
@@ -155,8 +165,8 @@ class Downscale(DegradationStep):
 
 
 class BicubicDegradation(Degradation):
-    """The classic SR setting: MATLAB bicubic downscaling by ``scale``, then (by default) rounding to
-    the uint8 grid, since benchmark LR images are stored as 8-bit files. Deterministic; the
+    """The classic SR setting: MATLAB bicubic downscaling by ``scale``, then (by default) rounding
+    to the uint8 grid, since benchmark LR images are stored as 8-bit files. Deterministic; the
     ``generator`` is accepted for the contract and unused.
 
     Args:

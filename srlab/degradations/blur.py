@@ -1,9 +1,9 @@
 """Gaussian blur with a different kernel per sample: isotropic and anisotropic (rotated).
 
-The kernel of sample ``b`` is ``k(x, y) ∝ exp(-(u²/2σx² + v²/2σy²))`` on a ``size x size`` grid
-centred on the pixel, with ``(u, v)`` the grid rotated by ``θ``; it is normalised to sum 1, so a
-flat image stays flat. Isotropic kernels have ``σx = σy`` (and ``θ = 0``). The blur is one grouped
-convolution over the whole batch, with reflected borders.
+The kernel of sample ``b`` is ``k(x, y) ∝ exp(-(u²/2σx² + v²/2σy²))`` on a ``size x size``
+grid centred on the pixel, with ``(u, v)`` the grid rotated by ``θ``; it is normalised to sum 1,
+so a flat image stays flat. Isotropic kernels have ``σx = σy`` (and ``θ = 0``). The blur is one
+grouped convolution over the whole batch, with reflected borders.
 """
 
 from __future__ import annotations
@@ -89,7 +89,9 @@ class GaussianBlur(DegradationStep):
         super().__init__(p)
         self.sigma_range = check_range("sigma_range", sigma_range, low=1e-3)
         if kernel_size % 2 != 1 or kernel_size < 1:
-            raise ValueError(f"GaussianBlur: kernel_size must be a positive odd number, got {kernel_size}")
+            raise ValueError(
+                f"GaussianBlur: kernel_size must be a positive odd number, got {kernel_size}"
+            )
         self.kernel_size = int(kernel_size)
         self.anisotropic_prob = float(anisotropic_prob)
 
@@ -107,7 +109,9 @@ class GaussianBlur(DegradationStep):
         # Kernels are built in float32 at least: float16 exp/normalisation loses the tails.
         dtype = torch.promote_types(x.dtype, torch.float32)
         kernels = gaussian_kernels(
-            params["sigma_x"].to(dtype), params["sigma_y"].to(dtype), params["theta"].to(dtype),
+            params["sigma_x"].to(dtype),
+            params["sigma_y"].to(dtype),
+            params["theta"].to(dtype),
             self.kernel_size,
         )
         return convolve_per_sample(x, kernels)

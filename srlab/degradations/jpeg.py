@@ -51,7 +51,9 @@ class JPEG(DegradationStep):
     Shapes: ``(B, C, H, W)`` -> ``(B, C, H, W)``, C = 1 or 3.
     """
 
-    def __init__(self, quality_range: tuple[float, float] | float = (30.0, 95.0), p: float = 1.0) -> None:
+    def __init__(
+        self, quality_range: tuple[float, float] | float = (30.0, 95.0), p: float = 1.0
+    ) -> None:
         super().__init__(p)
         self.quality_range = check_range("quality_range", quality_range, low=1.0, high=100.0)
 

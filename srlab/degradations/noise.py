@@ -1,10 +1,10 @@
 """Additive noise: Gaussian (sensor read noise) and Poisson (shot noise), per-sample strength.
 
 Both follow the sample-then-apply contract: the strengths, the colour/grey choice and a seed for
-the noise field are drawn by ``sample_params``; ``apply_params`` regenerates the field from that seed on the
-image's device, so the same parameters always give the same noisy image. The noise is additive
-and detached from the image, so gradients flow through unchanged (straight through for Poisson,
-whose field depends on the image). Outputs are clipped to [0, 1], like a camera's.
+the noise field are drawn by ``sample_params``; ``apply_params`` regenerates the field from that
+seed on the image's device, so the same parameters always give the same noisy image. The noise
+is additive and detached from the image, so gradients flow through unchanged (straight through
+for Poisson, whose field depends on the image). Outputs are clipped to [0, 1], like a camera's.
 
 "Grey" noise is the same field in every channel (luminance noise); colour noise differs per
 channel. For 1-channel images both are the same.
@@ -33,7 +33,10 @@ def _per_sample(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def gaussian_noise(
-    x: torch.Tensor, sigma: torch.Tensor, grey: torch.Tensor, generator: torch.Generator | None = None
+    x: torch.Tensor,
+    sigma: torch.Tensor,
+    grey: torch.Tensor,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Add zero-mean Gaussian noise and clip.
 
@@ -85,7 +88,9 @@ def poisson_noise(
         luma = clean.mean(dim=1, keepdim=True)
     colour_noise = torch.poisson(clean * levels, generator=generator) / levels - clean
     grey_noise = torch.poisson(luma * levels, generator=generator) / levels - luma
-    noise = torch.where(grey.to(x.device).view(-1, 1, 1, 1), grey_noise.expand_as(clean), colour_noise)
+    noise = torch.where(
+        grey.to(x.device).view(-1, 1, 1, 1), grey_noise.expand_as(clean), colour_noise
+    )
     return (x + _per_sample(scale, x) * noise.to(x.dtype)).clamp(0, 1)
 
 
@@ -93,7 +98,7 @@ class GaussianNoise(DegradationStep):
     """Random additive Gaussian noise, one strength per sample.
 
     Args:
-        sigma_range: ``(low, high)`` standard deviation in 8-bit levels (0–255 scale), or one number.
+        sigma_range: ``(low, high)`` standard deviation in 8-bit levels (0–255), or one number.
         grey_prob: probability that a sample's noise is the same in every channel.
         p: probability that a sample gets noise at all.
 
@@ -101,7 +106,10 @@ class GaussianNoise(DegradationStep):
     """
 
     def __init__(
-        self, sigma_range: tuple[float, float] | float = (1.0, 30.0), grey_prob: float = 0.0, p: float = 1.0
+        self,
+        sigma_range: tuple[float, float] | float = (1.0, 30.0),
+        grey_prob: float = 0.0,
+        p: float = 1.0,
     ) -> None:
         super().__init__(p)
         self.sigma_range = check_range("sigma_range", sigma_range, low=0.0)
@@ -116,7 +124,9 @@ class GaussianNoise(DegradationStep):
         }
 
     def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        return gaussian_noise(x, params["sigma"], params["grey"], seeded_generator(params["seed"], x.device))
+        return gaussian_noise(
+            x, params["sigma"], params["grey"], seeded_generator(params["seed"], x.device)
+        )
 
     def extra_repr(self) -> str:
         return f"sigma_range={self.sigma_range}, grey_prob={self.grey_prob}, p={self.p}"
@@ -134,7 +144,10 @@ class PoissonNoise(DegradationStep):
     """
 
     def __init__(
-        self, scale_range: tuple[float, float] | float = (0.05, 3.0), grey_prob: float = 0.0, p: float = 1.0
+        self,
+        scale_range: tuple[float, float] | float = (0.05, 3.0),
+        grey_prob: float = 0.0,
+        p: float = 1.0,
     ) -> None:
         super().__init__(p)
         self.scale_range = check_range("scale_range", scale_range, low=0.0)
@@ -149,7 +162,9 @@ class PoissonNoise(DegradationStep):
         }
 
     def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        return poisson_noise(x, params["scale"], params["grey"], seeded_generator(params["seed"], x.device))
+        return poisson_noise(
+            x, params["scale"], params["grey"], seeded_generator(params["seed"], x.device)
+        )
 
     def extra_repr(self) -> str:
         return f"scale_range={self.scale_range}, grey_prob={self.grey_prob}, p={self.p}"

@@ -4,9 +4,9 @@
 ``pipeline(hr, generator) -> lr`` it first draws the parameters of all steps for the whole batch
 (blur kernels, noise strengths and seeds, JPEG qualities, which samples skip which step) from
 ``generator``, then applies them. The same generator state therefore gives the same LR batch on any
-call, and ``sample_params``/``apply_params`` can also be used separately (e.g. to degrade two image sets with one
-draw). Steps come from Hydra configs as a name -> step mapping (``null`` removes a step), so
-``degradation.steps.jpeg=null`` or ``degradation.steps.noise.p=0.5`` work on the command line.
+call, and ``sample_params``/``apply_params`` can also be used separately (e.g. to degrade two
+image sets with one draw). Steps come from Hydra configs as a name -> step mapping (``null``
+removes a step), so ``degradation.steps.jpeg=null`` or ``degradation.steps.noise.p=0.5`` work on the command line.
 
 Real-ESRGAN-like order (``conf/degradation/realistic.yaml``)::
 
@@ -54,12 +54,16 @@ class OneOf(DegradationStep):
             raise ValueError(f"OneOf: need {len(self.steps)} non-negative weights, got {weights}")
         total = sum(weights)
         self.register_buffer(
-            "cumulative", torch.tensor(weights, dtype=torch.float32).cumsum(0) / total, persistent=False
+            "cumulative",
+            torch.tensor(weights, dtype=torch.float32).cumsum(0) / total,
+            persistent=False,
         )
 
     def _draw(self, batch_size: int, generator, device) -> Params:
         u = uniform(batch_size, 0.0, 1.0, generator, device)
-        choice = torch.searchsorted(self.cumulative.to(device), u, right=True).clamp(max=len(self.steps) - 1)
+        choice = torch.searchsorted(self.cumulative.to(device), u, right=True).clamp(
+            max=len(self.steps) - 1
+        )
         params: Params = {"choice": choice}
         for name, step in self.steps.items():
             for key, value in step.sample_params(batch_size, generator, device).items():
@@ -71,7 +75,7 @@ class OneOf(DegradationStep):
         out = x
         for i, (name, step) in enumerate(self.steps.items()):
             prefix = f"{name}."
-            sub = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+            sub = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
             out = torch.where(choice == i, step.apply_params(x, sub), out)
         return out
 
@@ -111,9 +115,14 @@ class DegradationPipeline(Degradation):
             size = step.output_size(size)
         return size
 
-    def sample_params(self, batch_size: int, generator: torch.Generator | None, device: torch.device) -> dict[str, Params]:
+    def sample_params(
+        self, batch_size: int, generator: torch.Generator | None, device: torch.device
+    ) -> dict[str, Params]:
         """Parameters of every step for ``batch_size`` samples: ``{step name: params}``."""
-        return {name: step.sample_params(batch_size, generator, device) for name, step in self.steps.items()}
+        return {
+            name: step.sample_params(batch_size, generator, device)
+            for name, step in self.steps.items()
+        }
 
     def apply_params(self, hr: torch.Tensor, params: Mapping[str, Params]) -> torch.Tensor:
         """Degrade ``hr`` with drawn ``params``; a pure function of both."""
@@ -139,12 +148,16 @@ class DegradationPipeline(Degradation):
 
 
 def _as_module_dict(steps) -> nn.ModuleDict:
-    """Name -> step mapping (Hydra DictConfig/dict, ``None`` entries dropped) or sequence -> ModuleDict."""
+    """Steps as a ModuleDict: a name -> step mapping (``None`` entries dropped) or a sequence."""
     if isinstance(steps, Mapping) or hasattr(steps, "items"):
         items = [(str(k), v) for k, v in steps.items() if v is not None]
     else:
-        items = [(f"{i}_{type(s).__name__.lower()}", s) for i, s in enumerate(steps) if s is not None]
+        items = [
+            (f"{i}_{type(s).__name__.lower()}", s) for i, s in enumerate(steps) if s is not None
+        ]
     for name, step in items:
         if not isinstance(step, DegradationStep):
-            raise TypeError(f"degradation step {name!r} is a {type(step).__name__}, not a DegradationStep")
+            raise TypeError(
+                f"degradation step {name!r} is a {type(step).__name__}, not a DegradationStep"
+            )
     return nn.ModuleDict(items)

@@ -19,7 +19,15 @@ from functools import lru_cache
 
 import torch
 
-__all__ = ["imresize", "resized_length", "cubic", "contributions", "quantize", "to_uint8", "from_uint8"]
+__all__ = [
+    "imresize",
+    "resized_length",
+    "cubic",
+    "contributions",
+    "quantize",
+    "to_uint8",
+    "from_uint8",
+]
 
 
 def cubic(x: torch.Tensor) -> torch.Tensor:
@@ -63,7 +71,7 @@ def _contributions_cpu(
 def contributions(
     in_length: int, out_length: int, scale: float, antialias: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """MATLAB ``contributions``: weights ``(out, taps)`` float64 and 0-based indices ``(out, taps)``."""
+    """MATLAB ``contributions``: float64 weights and 0-based input indices, both ``(out, taps)``."""
     return _contributions_cpu(int(in_length), int(out_length), float(scale), bool(antialias))
 
 
@@ -74,7 +82,12 @@ _DENSE_MAX_ENTRIES = 1 << 23
 
 @lru_cache(maxsize=64)
 def _resize_matrix(
-    in_length: int, out_length: int, scale: float, antialias: bool, device: torch.device, dtype: torch.dtype
+    in_length: int,
+    out_length: int,
+    scale: float,
+    antialias: bool,
+    device: torch.device,
+    dtype: torch.dtype,
 ) -> torch.Tensor:
     """The dimension's resize as a dense ``(out, in)`` matrix (mirrored taps summed)."""
     weights, idx = contributions(in_length, out_length, scale, antialias)
@@ -88,7 +101,9 @@ def _resize_dim(x: torch.Tensor, dim: int, out_length: int, scale: float, antial
     """Resize ``x`` (float32/float64) along ``dim`` (-2 or -1) to ``out_length``."""
     in_length = x.shape[dim]
     if in_length * out_length <= _DENSE_MAX_ENTRIES:
-        matrix = _resize_matrix(in_length, out_length, float(scale), bool(antialias), x.device, x.dtype)
+        matrix = _resize_matrix(
+            in_length, out_length, float(scale), bool(antialias), x.device, x.dtype
+        )
         if dim == -1:
             return x @ matrix.T  # (..., H, in) @ (in, out)
         return matrix @ x  # (out, in) @ (..., in, W)
@@ -97,7 +112,9 @@ def _resize_dim(x: torch.Tensor, dim: int, out_length: int, scale: float, antial
     idx = idx.to(x.device)
     taps = idx.shape[1]
     x = x.movedim(dim, -1)  # (..., in)
-    gathered = x.index_select(-1, idx.reshape(-1)).unflatten(-1, (out_length, taps))  # (..., out, taps)
+    gathered = x.index_select(-1, idx.reshape(-1)).unflatten(
+        -1, (out_length, taps)
+    )  # (..., out, taps)
     out = (gathered * weights).sum(-1)
     return out.movedim(-1, dim)
 

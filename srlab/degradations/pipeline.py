@@ -6,7 +6,8 @@
 ``generator``, then applies them. The same generator state therefore gives the same LR batch on any
 call, and ``sample_params``/``apply_params`` can also be used separately (e.g. to degrade two
 image sets with one draw). Steps come from Hydra configs as a name -> step mapping (``null``
-removes a step), so ``degradation.steps.jpeg=null`` or ``degradation.steps.noise.p=0.5`` work on the command line.
+removes a step), so ``degradation.steps.jpeg=null`` or ``degradation.steps.noise.p=0.5`` work
+on the command line.
 
 Real-ESRGAN-like order (``conf/degradation/realistic.yaml``)::
 

@@ -140,6 +140,20 @@ def test_per_sample_blur_equals_blurring_each_image_alone():
     )  # tiny image
 
 
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_convolution_methods_correlate_like_conv2d(method):
+    x = _images(b=2, h=20, w=17, dtype=torch.float64)
+    kernels = torch.rand(2, 11, 11, dtype=torch.float64)
+    reference = convolve_per_sample(x, kernels, "direct")
+    torch.testing.assert_close(convolve_per_sample(x, kernels, method), reference, atol=1e-10, rtol=0)
+    corner = torch.zeros(11, 11, dtype=torch.float64)
+    corner[0, 0] = 1  # correlation: out[y, x] = x[y - 5, x - 5]
+    shifted = convolve_per_sample(x, corner, method)
+    torch.testing.assert_close(shifted[..., 5:, 5:], x[..., :-5, :-5], atol=1e-10, rtol=0)
+    half = convolve_per_sample(x.half(), kernels, method)
+    assert half.dtype == torch.float16
+
+
 # --------------------------------------------------------------------------- noise
 def test_gaussian_noise_strength_and_grey_option():
     x = torch.full((2, 3, 64, 64), 0.5)

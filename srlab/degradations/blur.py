@@ -3,7 +3,7 @@
 The kernel of sample ``b`` is ``k(x, y) ∝ exp(-(u²/2σx² + v²/2σy²))`` on a ``size x size``
 grid centred on the pixel, with ``(u, v)`` the grid rotated by ``θ``; it is normalised to sum 1,
 so a flat image stays flat. Isotropic kernels have ``σx = σy`` (and ``θ = 0``). The blur is one
-grouped convolution over the whole batch, with reflected borders.
+batched operation (grouped convolution, or FFT for large kernels) with reflected borders.
 """
 
 from __future__ import annotations
@@ -41,27 +41,63 @@ def gaussian_kernels(
     return kernels / kernels.sum(dim=(-2, -1), keepdim=True)
 
 
-def convolve_per_sample(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
-    """Convolve each image with its own kernel (reflected borders; 'same' size).
+# From this kernel size on, the per-sample convolution runs as an FFT product: a grouped direct
+# convolution costs O(k²) per pixel (80 ms for 64x3x33x33 at k = 21 on one CPU core), the FFT
+# O(log n) (5 ms); below it the direct one is faster.
+FFT_MIN_KERNEL = 11
+
+
+def _fft_length(n: int) -> int:
+    """Smallest length >= ``n`` whose only prime factors are 2, 3 and 5 (fast FFT sizes)."""
+    while True:
+        m = n
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
+
+
+def convolve_per_sample(x: torch.Tensor, kernels: torch.Tensor, method: str = "auto") -> torch.Tensor:
+    """Correlate each image with its own kernel (reflected borders; 'same' size).
 
     Args:
         x: ``(B, C, H, W)`` images.
-        kernels: ``(B, k, k)`` (one per image, shared by its channels) or ``(k, k)`` (one for all).
+        kernels: ``(B, k, k)`` (one per image, shared by its channels) or ``(k, k)`` (one for all),
+            k odd.
+        method: ``"direct"`` (grouped convolution), ``"fft"`` (product of spectra; the same result
+            up to float rounding) or ``"auto"`` (FFT from ``FFT_MIN_KERNEL`` on).
 
     Returns:
-        ``(B, C, H, W)`` blurred images, dtype of ``x``.
+        ``(B, C, H, W)`` filtered images, dtype of ``x``.
     """
     b, c, h, w = x.shape
     if kernels.dim() == 2:
         kernels = kernels.expand(b, *kernels.shape)
     k = kernels.shape[-1]
+    if k % 2 != 1 or kernels.shape[-2] != k:
+        raise ValueError(f"kernels must be square with an odd size, got {tuple(kernels.shape)}")
     pad = k // 2
     # 'reflect' needs the pad to be smaller than the image; tiny images fall back to 'replicate'.
     mode = "reflect" if pad < min(h, w) else "replicate"
-    padded = F.pad(x, (pad, pad, pad, pad), mode=mode)
-    weight = kernels.to(x.dtype).repeat_interleave(c, dim=0).unsqueeze(1)  # (B*C, 1, k, k)
-    out = F.conv2d(padded.reshape(1, b * c, h + 2 * pad, w + 2 * pad), weight, groups=b * c)
-    return out.view(b, c, h, w)
+    padded = F.pad(x, (pad, pad, pad, pad), mode=mode)  # (B, C, H + k - 1, W + k - 1)
+    if method == "auto":
+        method = "fft" if k >= FFT_MIN_KERNEL else "direct"
+    if method == "direct":
+        weight = kernels.to(x.dtype).repeat_interleave(c, dim=0).unsqueeze(1)  # (B*C, 1, k, k)
+        out = F.conv2d(padded.reshape(1, b * c, h + 2 * pad, w + 2 * pad), weight, groups=b * c)
+        return out.view(b, c, h, w)
+    if method != "fft":
+        raise ValueError(f"method must be 'auto', 'direct' or 'fft', got {method!r}")
+    # Circular convolution of length >= H + k - 1 equals the linear one on the H 'valid' outputs
+    # (indices k-1 … k-1+H-1). The kernel is flipped: conv2d (and this function) correlate.
+    dtype = torch.promote_types(x.dtype, torch.float32)  # no half-precision FFT of any size
+    size = (_fft_length(h + 2 * pad), _fft_length(w + 2 * pad))
+    spectrum = torch.fft.rfft2(padded.to(dtype), s=size)
+    kernel_spectrum = torch.fft.rfft2(kernels.to(dtype).flip(-2, -1), s=size)  # (B, H', W'/2+1)
+    out = torch.fft.irfft2(spectrum * kernel_spectrum[:, None], s=size)
+    return out[..., k - 1 : k - 1 + h, k - 1 : k - 1 + w].to(x.dtype)
 
 
 class GaussianBlur(DegradationStep):

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from srlab.data.datasets import RandomPatchDataset, WholeImageDataset
+from srlab.data.samplers import evaluation_sampler
 from srlab.data.sources import ImageSource
 from srlab.degradations.base import BicubicDegradation
 
@@ -99,10 +100,13 @@ class SRDataModule(L.LightningDataModule):
 
     def _loader(self, dataset, batch_size: int, shuffle: bool, workers: int) -> DataLoader:
         on_cuda = self.trainer is not None and self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator"
+        # Evaluation under DDP: each image exactly once (Lightning's sampler would pad with repeats).
+        sampler = None if shuffle else evaluation_sampler(dataset, self.trainer)
         return DataLoader(
             dataset,
             batch_size=batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=workers,
             pin_memory=self.pin_memory and on_cuda,
             persistent_workers=workers > 0,

@@ -69,7 +69,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.test(model=model, datamodule=datamodule, ckpt_path=test_ckpt, weights_only=False)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
 
-    _print_summary(cfg, metrics, ckpt_cb)
+    if rank_zero_only.rank == 0:
+        _print_summary(cfg, metrics, ckpt_cb)
     _finish_wandb(loggers)
     return metrics
 

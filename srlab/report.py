@@ -208,7 +208,7 @@ def markdown(runs: list[Run], sweep_dir: Path) -> str:
         "| # | run | overrides | val PSNR (dB) | val SSIM | bicubic PSNR | best step | steps | time | checkpoint |",
         "|---|-----|-----------|--------------:|---------:|-------------:|----------:|------:|-----:|------------|",
     ]
-    for rank, (run, extra) in enumerate(zip(runs, varying), start=1):
+    for rank, (run, extra) in enumerate(zip(runs, varying, strict=True), start=1):
         cells = [
             str(rank),
             run.label,
@@ -235,10 +235,10 @@ def plot(runs: list[Run], path: Path, title: str) -> Path:
     runs = sort_runs(runs)
     _, varying = _varying(runs)
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
-    for run, extra in zip(runs, varying):
+    for run, extra in zip(runs, varying, strict=True):
         if not run.history:
             continue
-        steps, psnr = zip(*run.history)
+        steps, psnr = zip(*run.history, strict=True)
         label = run.label + (f" ({' '.join(extra)})" if extra else "")
         ax.plot(steps, psnr, marker="o", markersize=3, linewidth=1.5, label=label[:80])
     bicubic = [r.bicubic_psnr for r in runs if r.bicubic_psnr is not None]

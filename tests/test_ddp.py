@@ -115,3 +115,19 @@ def test_ddp_two_cpu_processes_validate_like_one(tmp_path):
     per_image = [r["psnr"] for r in score_validation_images(module.eval(), datamodule)]
     assert sum(per_image) / 3 == pytest.approx(single_psnr, abs=1e-4)
     assert abs((sum(per_image) + per_image[0]) / 4 - single_psnr) > 1e-3
+
+
+def test_ddp_trainer_instantiates_on_cpu_and_refuses_lightning_launcher_inside_a_sweep(tmp_path, monkeypatch):
+    from hydra.utils import instantiate
+    from lightning.pytorch.strategies import DDPStrategy
+
+    from srlab.errors import ConfigError
+    from srlab.utils import distributed, run_names
+
+    cfg = compose_train(["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"], output_dir=tmp_path)
+    trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
+    assert isinstance(trainer.strategy, DDPStrategy) and trainer.world_size == 2
+    distributed.check_launch(trainer)  # a single run: Lightning starts the second process itself
+    monkeypatch.setattr(run_names, "in_sweep", lambda: True)
+    with pytest.raises(ConfigError, match="submitit_slurm"):
+        distributed.check_launch(trainer)

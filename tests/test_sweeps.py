@@ -103,3 +103,14 @@ def test_run_name_group_and_tags_outside_a_sweep(tmp_path):
     assert wandb_cfg.name == "srcnn_935_x2 lr=0.001"
     assert wandb_cfg.group == cfg.experiment_name == "srcnn_935_sample_x2"
     assert list(wandb_cfg.tags) == ["srcnn_935", "x2"]
+
+
+def test_optuna_persistent_storage_works(tmp_path):
+    """`hydra.sweeper.storage=sqlite:///…` (README): needs SQLAlchemy < 2 with optuna 2.10."""
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=url, direction="maximize")
+    study.optimize(lambda t: -((t.suggest_float("x", -1, 1)) ** 2), n_trials=2)
+    again = optuna.load_study(study_name="s", storage=url)
+    assert len(again.trials) == 2 and again.best_value == study.best_value

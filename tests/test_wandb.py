@@ -67,7 +67,7 @@ def test_two_job_multirun_gives_two_offline_runs_in_one_group_and_a_report(tmp_p
     assert infos[0]["group"] == infos[1]["group"] == f"multirun-{sweep.name}"
     # Model, scale and the swept value; not the fixed overrides (batch size, steps, …).
     assert [i["name"] for i in infos] == ["srcnn_915_x3 lr=0.001", "srcnn_915_x3 lr=0.0003"]
-    for info, job in zip(infos, jobs):
+    for info, job in zip(infos, jobs, strict=True):
         assert {"sweep", info["group"]} <= set(info["tags"])
         assert info["config"]["model"]["net"]["f2"] == 1  # the resolved config is the run config
         assert info["config"]["data"]["batch_size"] == 4

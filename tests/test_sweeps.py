@@ -69,7 +69,7 @@ def test_optuna_search_space_composes():
     assert sweeper.params["model.optimizer.lr"].startswith("tag(log")
 
 
-@pytest.mark.filterwarnings("ignore:.*validated against ConfigStore schema")
+@pytest.mark.filterwarnings(r"ignore:\s*'hydra/launcher/submitit_slurm' is validated against ConfigStore schema")
 def test_submitit_slurm_launcher_config_composes_and_type_checks():
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import get_class

@@ -75,7 +75,9 @@ def read_image_array(path: str | Path) -> np.ndarray:
         raise ImageReadError(f"{path}: cannot decode image ({type(e).__name__}: {e})") from e
     if arr.ndim != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ImageReadError(f"{path}: decoded to an empty image")
-    return np.ascontiguousarray(arr)
+    if not arr.flags.writeable or not arr.flags.c_contiguous:  # Pillow's buffers are read-only
+        arr = np.array(arr, order="C")
+    return arr
 
 
 def read_image(path: str | Path) -> torch.Tensor:
@@ -95,7 +97,15 @@ def image_size(path: str | Path) -> tuple[int, int]:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 w, h = img.size
-                orientation = img.getexif().get(_EXIF_ORIENTATION_TAG, 1)
+                if img.format == "PNG":
+                    # PNG's getexif() decodes the whole image to find an eXIf chunk after the
+                    # pixels; only one placed before them (in img.info) is read here.
+                    exif = Image.Exif()
+                    if img.info.get("exif"):
+                        exif.load(img.info["exif"])
+                else:
+                    exif = img.getexif()  # JPEG/TIFF/WebP: parsed with the header
+                orientation = exif.get(_EXIF_ORIENTATION_TAG, 1)
     except FileNotFoundError as e:
         raise ImageReadError(f"{path}: no such file") from e
     except MemoryError:

@@ -14,7 +14,7 @@ from PIL import Image
 
 from srlab.data.cache import DecodedImageCache, MemmapImages
 from srlab.data.datasets import GridPatchDataset, HRImages, RandomPatchDataset, WholeImageDataset
-from srlab.data.sources import DIV2K, BenchmarkSet, FolderImages, T91
+from srlab.data.sources import DIV2K, T91, BenchmarkSet, FolderImages
 from srlab.errors import ConfigError, DatasetNotFoundError, ImageReadError
 from tests.conftest import compose_train, smooth_image, write_images
 
@@ -42,7 +42,7 @@ def test_train_a_few_steps_on_a_fake_div2k_tree(tmp_path):
         output_dir=tmp_path / "run",
     )
     metrics = train(cfg)
-    # The 100000-patch epoch is cut to the 3-step run, so the run ends on an epoch and validates.
+    # The run stops mid-way through its 100000-patch epoch and is still validated.
     assert 0 < metrics["val/psnr"] < 100
     # The 2K path: every train and valid image was decoded once into the cache.
     cached = sorted(p.name.split("-")[0] for p in (data / ".srlab_cache").glob("*.npy"))

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from srlab.data.download import DownloadError, RemoteArchive, UnsafeArchiveError, download, fetch, safe_extract
+from srlab.data.download import (
+    DownloadError,
+    RemoteArchive,
+    UnsafeArchiveError,
+    download,
+    fetch,
+    safe_extract,
+)
 from tests.conftest import write_images
 
 

@@ -36,8 +36,7 @@ class SRDataModule(L.LightningDataModule):
         patch_size: HR crop size in pixels (divisible by ``scale``).
         batch_size: training batch size (validation uses 1: images differ in size).
         patches_per_epoch: crops per training epoch (so an epoch is a chosen number of steps);
-            ``None`` = ``repeats`` crops per training image. Cut to the run's length when
-            ``trainer.max_steps`` ends the run first, so that every run ends validated.
+            ``None`` = ``repeats`` crops per training image.
         num_workers: DataLoader workers for decoding and cropping.
         augment: random flips and 90° rotations.
         in_memory: decode images once and keep them in RAM (small sets); else read them from the
@@ -146,12 +145,6 @@ class SRDataModule(L.LightningDataModule):
                 self.train_set = RandomPatchDataset(
                     self.train_source, self.scale, self.patch_size, self.patches_per_epoch, **common
                 )
-                cap = self._run_length_in_patches()
-                if cap is not None and len(self.train_set) > cap:
-                    # An epoch longer than the whole run would end it mid-epoch, never validated.
-                    log.info("epoch cut from %d to %d patches: the run is trainer.max_steps long",
-                             len(self.train_set), cap)
-                    self.train_set.patches_per_epoch = cap
             log.info("training on %d %s patches per epoch", len(self.train_set), self.patch_sampling)
         if stage in (None, "fit", "validate") and self.val_set is None:
             self.val_set = self._whole_images(self.val_source)
@@ -160,14 +153,6 @@ class SRDataModule(L.LightningDataModule):
                 self.val_set if self.test_source is self.val_source and self.val_set is not None
                 else self._whole_images(self.test_source)
             )
-
-    def _run_length_in_patches(self) -> int | None:
-        """Patches one rank sees before ``trainer.max_steps`` stops the run (None: no step limit)."""
-        trainer = self.trainer
-        if trainer is None or trainer.max_steps is None or trainer.max_steps < 0:
-            return None
-        per_step = self.batch_size * trainer.world_size * trainer.accumulate_grad_batches
-        return int(trainer.max_steps) * per_step
 
     def _loader(self, dataset, batch_size: int, shuffle: bool, workers: int) -> DataLoader:
         on_cuda = self.trainer is not None and self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator"

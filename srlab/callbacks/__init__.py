@@ -1,1 +1,1 @@
-"""Lightning callbacks of srlab; each module holds one, referenced by ``_target_`` in conf/callbacks/."""
+"""Lightning callbacks used by srlab's configs (``conf/callbacks/``); one per module."""

@@ -249,9 +249,9 @@ def plot(runs: list[Run], path: Path, title: str) -> Path:
     ax.set_title(title, fontsize=9)
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
+        # Below the axes: with many runs an inside legend would hide the curves.
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.12), ncol=1, frameon=False)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
 

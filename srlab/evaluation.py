@@ -4,8 +4,9 @@ Protocol (what the SR literature's MATLAB code does), per HR image of a set and 
 
 1. mod-crop the HR image to multiples of ``s`` (top-left part kept);
 2. make the LR image with the degradation (default: MATLAB bicubic ``x1/s``, rounded to uint8 —
-   benchmark LR files are 8-bit); random degradations draw from a generator seeded per image, the
-   same seeds as the DataModule's validation, so every run and every model sees identical LR;
+   benchmark LR files are 8-bit); random degradations draw from a generator seeded per image
+   (:func:`image_seed`, the DataModule's validation formula: with the same base seed the same LR),
+   so every run and every model sees identical LR images;
 3. feed it to the network in its colour mode (:func:`srlab.lit_module.to_model_space`: Y of
    BT.601 for 1-channel networks, RGB for 3-channel ones; grey images as they are);
 4. score with :mod:`srlab.metrics`: output rounded to uint8, Y channel, ``s`` pixels shaved,

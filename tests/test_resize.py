@@ -138,6 +138,17 @@ def test_imresize_dtypes_and_gradient():
     torch.testing.assert_close(half.float(), imresize(x.detach(), 2), atol=2e-3, rtol=0)
 
 
+def test_cached_tables_built_under_inference_mode_work_with_autograd():
+    # Validation (inference mode) may be the first to resize a given size; training reuses the table.
+    with torch.inference_mode():
+        imresize(torch.rand(1, 1, 27, 31), 1 / 3)
+        imresize(torch.rand(1, 1, 27, 31), 2.0)
+    for s in (1 / 3, 2.0):
+        x = torch.rand(1, 1, 27, 31, requires_grad=True)
+        imresize(x, s).sum().backward()
+        assert x.grad is not None
+
+
 def test_uint8_round_trip_and_matlab_rounding():
     u = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16)
     assert torch.equal(to_uint8(from_uint8(u)), u)

@@ -72,7 +72,10 @@ def contributions(
     in_length: int, out_length: int, scale: float, antialias: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """MATLAB ``contributions``: float64 weights and 0-based input indices, both ``(out, taps)``."""
-    return _contributions_cpu(int(in_length), int(out_length), float(scale), bool(antialias))
+    # Cached tables must be ordinary tensors even when first built under torch.inference_mode()
+    # (validation, evaluation): inference tensors cannot be used later by autograd in training.
+    with torch.inference_mode(False):
+        return _contributions_cpu(int(in_length), int(out_length), float(scale), bool(antialias))
 
 
 # Above this many matrix entries a dimension is resized by gather + weighted sum (linear cost)
@@ -101,9 +104,10 @@ def _resize_dim(x: torch.Tensor, dim: int, out_length: int, scale: float, antial
     """Resize ``x`` (float32/float64) along ``dim`` (-2 or -1) to ``out_length``."""
     in_length = x.shape[dim]
     if in_length * out_length <= _DENSE_MAX_ENTRIES:
-        matrix = _resize_matrix(
-            in_length, out_length, float(scale), bool(antialias), x.device, x.dtype
-        )
+        with torch.inference_mode(False):  # cached: see contributions()
+            matrix = _resize_matrix(
+                in_length, out_length, float(scale), bool(antialias), x.device, x.dtype
+            )
         if dim == -1:
             return x @ matrix.T  # (..., H, in) @ (in, out)
         return matrix @ x  # (out, in) @ (..., in, W)

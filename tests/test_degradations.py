@@ -283,6 +283,15 @@ def test_datamodule_validation_replays_the_same_lr_per_image():
     assert a.shape == (1, 3, 12, 12) and not torch.equal(a, b)  # training keeps drawing
 
 
+def test_training_runs_with_the_realistic_pipeline(tmp_path, image_dirs):
+    from srlab.train import train
+    from tests.conftest import fast_overrides
+
+    overrides = fast_overrides(*image_dirs, steps=2) + ["degradation=realistic", "model=srcnn_915"]
+    metrics = train(compose_train(overrides, output_dir=tmp_path / "run"))
+    assert math.isfinite(metrics["train/loss"]) and 0 < metrics["val/psnr"] < 100
+
+
 # --------------------------------------------------------------------------- CUDA
 @pytest.mark.gpu
 @pytest.mark.parametrize("name", CONFIGS)

@@ -94,7 +94,9 @@ def bench_device(args, device: torch.device) -> tuple[list[str], float | None]:
     for name in PIPELINES:
         pipeline = build_pipeline(name, args.scale).to(device)
         gen = torch.Generator(device=device).manual_seed(0)
-        ms = time_it(lambda p=pipeline, gn=gen: p(hr, generator=gn), device, args.warmup, args.repeats)
+        ms = time_it(
+            lambda p=pipeline, gn=gen: p(hr, generator=gn), device, args.warmup, args.repeats
+        )
         share = 100 * ms / step_ms
         if name == "bicubic":
             bicubic_share = share
@@ -103,15 +105,21 @@ def bench_device(args, device: torch.device) -> tuple[list[str], float | None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--patch", type=int, default=33, help="HR patch size (divisible by scale)")
     parser.add_argument("--scale", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    parser.add_argument("--no-channels-last", action="store_true", help="SRCNN in NCHW (default NHWC)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's)"
+    )
+    parser.add_argument(
+        "--no-channels-last", action="store_true", help="SRCNN in NCHW (default NHWC)"
+    )
     args = parser.parse_args(argv)
     if args.patch % args.scale:
         parser.error("--patch must be divisible by --scale")
@@ -141,8 +149,10 @@ def main(argv: list[str] | None = None) -> int:
             cpu_bicubic_share = share
     if cpu_bicubic_share is not None:
         ok = cpu_bicubic_share < 10
-        print(f"\nCPU bicubic pipeline = {cpu_bicubic_share:.1f} % of the step (target < 10 %): "
-              + ("OK" if ok else "TOO SLOW"))
+        print(
+            f"\nCPU bicubic pipeline = {cpu_bicubic_share:.1f} % of the step (target < 10 %): "
+            + ("OK" if ok else "TOO SLOW")
+        )
         return 0 if ok else 1
     return 0
 

@@ -145,7 +145,9 @@ def test_convolution_methods_correlate_like_conv2d(method):
     x = _images(b=2, h=20, w=17, dtype=torch.float64)
     kernels = torch.rand(2, 11, 11, dtype=torch.float64)
     reference = convolve_per_sample(x, kernels, "direct")
-    torch.testing.assert_close(convolve_per_sample(x, kernels, method), reference, atol=1e-10, rtol=0)
+    torch.testing.assert_close(
+        convolve_per_sample(x, kernels, method), reference, atol=1e-10, rtol=0
+    )
     corner = torch.zeros(11, 11, dtype=torch.float64)
     corner[0, 0] = 1  # correlation: out[y, x] = x[y - 5, x - 5]
     shifted = convolve_per_sample(x, corner, method)

@@ -59,7 +59,9 @@ def _fft_length(n: int) -> int:
         n += 1
 
 
-def convolve_per_sample(x: torch.Tensor, kernels: torch.Tensor, method: str = "auto") -> torch.Tensor:
+def convolve_per_sample(
+    x: torch.Tensor, kernels: torch.Tensor, method: str = "auto"
+) -> torch.Tensor:
     """Correlate each image with its own kernel (reflected borders; 'same' size).
 
     Args:

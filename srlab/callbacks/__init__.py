@@ -1,0 +1,1 @@
+"""Lightning callbacks and plugins of srlab (checkpoints, training guards, logging panels)."""

@@ -13,11 +13,11 @@ status 2 by the entry points):
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from srlab.config import CONFIG_DIR
 from srlab.errors import ConfigError
@@ -86,9 +86,22 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _missing_keys(node: DictConfig | ListConfig, prefix: str = "") -> Iterator[str]:
+    """Keys set to ``???`` (OmegaConf's "required"), found without resolving interpolations."""
+    keys = node.keys() if isinstance(node, DictConfig) else range(len(node))
+    for key in keys:
+        full = f"{prefix}{key}" if isinstance(node, DictConfig) else f"{prefix.rstrip('.')}[{key}]"
+        if OmegaConf.is_missing(node, key):
+            yield full
+            continue
+        child = node._get_node(key)
+        if isinstance(child, (DictConfig, ListConfig)) and not child._is_interpolation():
+            yield from _missing_keys(child, f"{full}.")
+
+
 def validate_train_config(cfg: DictConfig) -> None:
     """Raise ConfigError for the first invalid value of a composed training config."""
-    missing = sorted(OmegaConf.missing_keys(cfg))
+    missing = list(_missing_keys(cfg))
     if missing:
         key = missing[0]
         raise ConfigError(f"{key} is required but not set: add {key}=… to the command line")

@@ -113,3 +113,74 @@ def test_sigkill_then_resume_auto_continues_and_matches_an_uninterrupted_run(tmp
     for index, state in ref_opt.items():
         for name, value in state.items():
             torch.testing.assert_close(res_opt[index][name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_resume_auto_picks_the_run_with_the_newest_last_ckpt(tmp_path):
+    from srlab.resume import latest_resumable_run, run_dir
+
+    exp = tmp_path / "exp" / "srcnn_folder_x3"
+    assert latest_resumable_run(tmp_path / "exp", "srcnn_folder_x3") is None
+    assert run_dir(str(exp), "2030-01-01_00-00-00", "auto") == f"{exp}/2030-01-01_00-00-00"  # fresh
+    for name, mtime in (("2024-01-01_00-00-00", 300), ("2024-02-01_00-00-00", 200), ("2024-03-01_00-00-00", None)):
+        (exp / name / "checkpoints").mkdir(parents=True)
+        if mtime is not None:  # the newest run has no last.ckpt yet (crashed before the first one)
+            ckpt = exp / name / "checkpoints" / "last.ckpt"
+            ckpt.write_bytes(b"x")
+            os.utime(ckpt, (mtime, mtime))
+    assert latest_resumable_run(tmp_path / "exp", "srcnn_folder_x3") == exp / "2024-01-01_00-00-00"
+    assert run_dir(str(exp), "2030-01-01_00-00-00", "auto") == str(exp / "2024-01-01_00-00-00")
+    assert run_dir(str(exp), "2030-01-01_00-00-00", None) == f"{exp}/2030-01-01_00-00-00"
+
+
+def test_resume_auto_sets_up_loggers_to_continue(tmp_path, image_dirs):
+    from srlab.resume import write_wandb_id
+    from srlab.train import _resume_checkpoint
+
+    experiments = tmp_path / "experiments"
+    run = experiments / "exp" / "2024-01-01_00-00-00"
+    (run / "checkpoints").mkdir(parents=True)
+    torch.save({"global_step": 7}, run / "checkpoints" / "last.ckpt")
+    write_wandb_id(run, "abc123xy")
+    for logger in ("wandb", "csv"):
+        cfg = compose_train(fast_overrides(*image_dirs) + [
+            f"logger={logger}", f"paths.experiments_dir={experiments}", "experiment_name=exp", "resume=auto",
+        ], output_dir=run)
+        assert _resume_checkpoint(cfg, str(run)) == str(run / "checkpoints" / "last.ckpt")
+        if logger == "wandb":  # same W&B run: the curve continues
+            assert (cfg.logger.wandb.id, cfg.logger.wandb.resume) == ("abc123xy", "allow")
+        else:  # CSVLogger would delete the first attempt's metrics.csv: a sub-folder per attempt
+            assert cfg.logger.csv.version == "resumed_at_step_7"
+
+
+@pytest.mark.slow  # two offline W&B runs (~15 s); test_resume_auto_sets_up_loggers_to_continue is the fast check
+def test_resume_auto_continues_the_same_wandb_run(tmp_path, image_dirs, monkeypatch):
+    from srlab.resume import WANDB_ID_FILE
+    from srlab.train import train
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    experiments = tmp_path / "experiments"
+    run = experiments / "wb" / "2024-01-01_00-00-00"
+    base = fast_overrides(*image_dirs, steps=2) + [
+        "logger=wandb", f"paths.experiments_dir={experiments}", "experiment_name=wb",
+    ]
+    train(compose_train(base, output_dir=run))
+    run_id = (run / WANDB_ID_FILE).read_text().strip()
+    assert run_id
+
+    train(compose_train([*base, "trainer.max_steps=4", "resume=auto"], output_dir=run))
+    assert (run / WANDB_ID_FILE).read_text().strip() == run_id
+    offline_runs = sorted(p.name for p in (run / "wandb").glob("offline-run-*"))
+    assert len(offline_runs) == 2 and all(name.endswith(f"-{run_id}") for name in offline_runs)
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
+
+
+def test_resume_auto_without_an_earlier_run_starts_fresh(tmp_path, image_dirs, capsys):
+    from srlab.train import train
+
+    run = tmp_path / "experiments" / "fresh" / "2024-01-01_00-00-00"
+    cfg = compose_train(fast_overrides(*image_dirs, steps=2) + [
+        f"paths.experiments_dir={tmp_path / 'experiments'}", "experiment_name=fresh", "resume=auto",
+    ], output_dir=run)
+    train(cfg)
+    assert "resuming" not in capsys.readouterr().out
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2

@@ -155,12 +155,14 @@ class TrainingStateCheckpoint(L.Callback):
     DataModule generator (degradation randomness of training batches) when training starts, on the
     module's device.
 
-    Guarantee (tested in tests/test_resume.py): with ``num_workers=0`` and a checkpoint taken at an
-    epoch boundary (``patches_per_epoch / batch_size`` a multiple of the checkpoint interval),
-    resuming gives the same weights as never stopping (deterministic CPU). A mid-epoch checkpoint
-    restarts the epoch's dataloader (Lightning's loaders are not resumable), and with workers the
-    worker seeds are drawn in a different order: training continues correctly but with other random
-    patches than the uninterrupted run would have drawn.
+    Guarantee (tested in tests/test_resume.py): single process, ``num_workers=0``, resuming from a
+    checkpoint taken at an epoch boundary (the periodic interval a multiple of the epoch length
+    ``patches_per_epoch // batch_size``, or the ``last.ckpt`` written after an epoch-end validation)
+    gives the same weights as never stopping (deterministic CPU). A mid-epoch checkpoint restarts
+    the epoch's dataloader (Lightning's loaders are not resumable), and with workers the worker
+    seeds may be drawn in another order: training continues correctly, but not necessarily on the
+    random patches the uninterrupted run would have drawn. Under DDP the checkpoint holds rank 0's
+    states; the other ranks are re-seeded from them and their rank (distinct, deterministic streams).
     """
 
     def __init__(self) -> None:
@@ -174,12 +176,22 @@ class TrainingStateCheckpoint(L.Callback):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if "rng" in state_dict:
-            set_rng_states(state_dict["rng"])
         self._pending_generator_state = state_dict.get("datamodule_generator")
+        if "rng" not in state_dict:
+            return
+        set_rng_states(state_dict["rng"])
+        rank = getattr(getattr(self, "_trainer", None), "global_rank", 0)
+        if rank:
+            # The checkpoint holds rank 0's states only: give every other rank its own stream
+            # (deterministic, but not the one it would have drawn without the interruption).
+            seed = (int(torch.randint(2**62, ())) + 1_000_003 * rank) % 2**32
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            random.seed(seed)
+            self._pending_generator_state = None  # keeps its own per-rank seed
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        self._trainer = trainer
+        self._trainer = trainer  # before Lightning restores a checkpoint (load_state_dict)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         state, self._pending_generator_state = self._pending_generator_state, None

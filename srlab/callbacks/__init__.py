@@ -1,1 +1,2 @@
-"""Lightning callbacks and plugins of srlab (checkpoints, training guards, logging panels)."""
+"""Lightning callbacks and plugins used by srlab's configs (``conf/callbacks/``): checkpoints,
+training guards, final validation."""

@@ -184,3 +184,41 @@ def test_resume_auto_without_an_earlier_run_starts_fresh(tmp_path, image_dirs, c
     train(cfg)
     assert "resuming" not in capsys.readouterr().out
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2
+
+
+def test_training_state_roundtrips_rng_and_the_datamodule_generator():
+    import random
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from srlab.callbacks.checkpoint import TrainingStateCheckpoint
+
+    datamodule = SimpleNamespace(_train_generator=torch.Generator().manual_seed(5))
+    torch.rand(3, generator=datamodule._train_generator)
+    trainer = SimpleNamespace(datamodule=datamodule, global_rank=0)
+    callback = TrainingStateCheckpoint()
+    callback.setup(trainer, None, "fit")
+    state = torch.load(_roundtrip(callback.state_dict()), weights_only=True)  # checkpoint-safe types
+    expected = (torch.rand(4), np.random.rand(4), [random.random() for _ in range(4)],
+                torch.rand(4, generator=datamodule._train_generator))
+
+    torch.manual_seed(99), np.random.seed(99), random.seed(99)
+    datamodule._train_generator = torch.Generator().manual_seed(99)
+    restored = TrainingStateCheckpoint()
+    restored.setup(trainer, None, "fit")
+    restored.load_state_dict(state)
+    restored.on_train_start(trainer, SimpleNamespace(device=torch.device("cpu")))
+    torch.testing.assert_close(torch.rand(4), expected[0])
+    np.testing.assert_array_equal(np.random.rand(4), expected[1])
+    assert [random.random() for _ in range(4)] == expected[2]
+    torch.testing.assert_close(torch.rand(4, generator=datamodule._train_generator), expected[3])
+
+
+def _roundtrip(obj):
+    import io
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    buf.seek(0)
+    return buf

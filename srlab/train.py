@@ -30,8 +30,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     import lightning as L
     import torch
     from hydra.utils import instantiate
+    from lightning.pytorch.utilities import rank_zero_only
 
     from srlab.callbacks.checkpoint import AtomicCheckpointIO
+    from srlab.utils.distributed import check_launch
     from srlab.utils.instantiate import instantiate_callbacks, instantiate_loggers
 
     if cfg.get("seed") is not None:
@@ -43,7 +45,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     run_dir = cfg.paths.output_dir
     os.makedirs(run_dir, exist_ok=True)
     ckpt_path = _resume_checkpoint(cfg, run_dir)
-    OmegaConf.save(cfg, os.path.join(run_dir, "config.yaml"), resolve=True)
+    if rank_zero_only.rank == 0:  # DDP/SLURM (rank from the environment): one writer
+        OmegaConf.save(cfg, os.path.join(run_dir, "config.yaml"), resolve=True)
 
     degradation = instantiate(cfg.degradation)
     datamodule = instantiate(cfg.data, degradation=degradation)
@@ -56,9 +59,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # Every checkpoint (best, last, periodic) is written atomically: temp file + fsync + rename.
     extra = {} if cfg.trainer.get("plugins") else {"plugins": [AtomicCheckpointIO()]}
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra)
+    check_launch(trainer)
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    _record_wandb_id(loggers, run_dir)
+    if rank_zero_only.rank == 0:
+        _record_wandb_id(loggers, run_dir)
 
     log.info("run directory: %s", run_dir)
     trainer.fit(model=model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -72,7 +77,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.test(model=model, datamodule=datamodule, ckpt_path=test_ckpt, weights_only=False)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
 
-    _print_summary(cfg, metrics, ckpt_cb)
+    if rank_zero_only.rank == 0:
+        _print_summary(cfg, metrics, ckpt_cb)
     _finish_wandb(loggers)
     return metrics
 

@@ -1,2 +1,1 @@
-"""Lightning callbacks and plugins used by srlab's configs (``conf/callbacks/``): checkpoints,
-training guards, final validation."""
+"""Lightning callbacks and plugins used by srlab's configs (``conf/callbacks/``); one per module."""

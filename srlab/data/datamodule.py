@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from srlab.data.cache import DecodedImageCache
 from srlab.data.datasets import GridPatchDataset, RandomPatchDataset, WholeImageDataset
+from srlab.data.samplers import evaluation_sampler
 from srlab.data.sources import ImageSource
 from srlab.degradations.base import BicubicDegradation
 
@@ -156,10 +157,13 @@ class SRDataModule(L.LightningDataModule):
 
     def _loader(self, dataset, batch_size: int, shuffle: bool, workers: int) -> DataLoader:
         on_cuda = self.trainer is not None and self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator"
+        # Evaluation under DDP: each image exactly once (Lightning's sampler would pad with repeats).
+        sampler = None if shuffle else evaluation_sampler(dataset, self.trainer)
         return DataLoader(
             dataset,
             batch_size=batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=workers,
             pin_memory=self.pin_memory and on_cuda,
             persistent_workers=workers > 0,

@@ -294,6 +294,23 @@ def test_training_runs_with_the_realistic_pipeline(tmp_path, image_dirs):
     assert math.isfinite(metrics["train/loss"]) and 0 < metrics["val/psnr"] < 100
 
 
+def test_benchmark_script_runs(capsys):
+    # A smoke test of scripts/bench_degradations.py (its timings are not checked here).
+    import runpy
+
+    from tests.conftest import REPO_ROOT
+
+    bench = runpy.run_path(str(REPO_ROOT / "scripts" / "bench_degradations.py"))
+    status = bench["main"](
+        ["--device", "cpu", "--batch-size", "2", "--warmup", "0", "--repeats", "1"]
+    )
+    out = capsys.readouterr().out
+    assert status in (0, 1)
+    for name in CONFIGS:
+        assert f"| cpu | degradation={name} |" in out
+    assert "SRCNN 9-5-5 (Y) train step" in out
+
+
 # --------------------------------------------------------------------------- CUDA
 @pytest.mark.gpu
 @pytest.mark.parametrize("name", CONFIGS)

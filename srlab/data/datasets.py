@@ -63,7 +63,7 @@ def crop_chw(
     chw = patch.transpose(2, 0, 1)
     if chw.shape[0] == 1:  # grey: repeat to RGB so that every batch collates
         chw = np.broadcast_to(chw, (3, *chw.shape[1:]))
-    return torch.from_numpy(np.ascontiguousarray(chw))
+    return torch.from_numpy(np.array(chw, order="C"))  # a writable copy: memmaps are read-only
 
 
 class HRImages:
@@ -315,5 +315,5 @@ class WholeImageDataset(Dataset):
         hwc = self.images.array(index)
         h, w = hwc.shape[:2]
         hwc = hwc[: h - h % self.scale, : w - w % self.scale]
-        img = torch.from_numpy(np.ascontiguousarray(hwc.transpose(2, 0, 1)))
+        img = torch.from_numpy(np.array(hwc.transpose(2, 0, 1), order="C"))
         return {"hr": img, "index": index, "name": self.images.name(index)}

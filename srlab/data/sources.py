@@ -97,7 +97,7 @@ class SampleImages(ImageSource):
     def load(self, index: int) -> torch.Tensor:
         with self._open(self.paths[index]) as img:
             arr = pil_to_array(img)
-        return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()
+        return torch.from_numpy(np.array(arr, order="C")).permute(2, 0, 1).contiguous()
 
 
 class FolderImages(ImageSource):

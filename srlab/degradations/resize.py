@@ -78,6 +78,10 @@ def _resize_dim(x: torch.Tensor, dim: int, out_length: int, scale: float, antial
     return out.movedim(-1, dim)
 
 
+def _tracing() -> bool:
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+
+
 def imresize(
     x: torch.Tensor,
     scale: float | tuple[float, float] | None = None,
@@ -106,6 +110,13 @@ def imresize(
     if x.dim() != 4:
         raise ValueError(f"imresize expects (B,C,H,W) or (C,H,W), got shape {tuple(x.shape)}")
     in_h, in_w = x.shape[-2:]
+    if _tracing() and size is None and isinstance(scale, int) and scale >= 1:
+        # ONNX/TorchScript export: the index tables below would freeze the traced input size;
+        # the conv + pixel-shuffle form of integer upsampling traces with dynamic H and W.
+        from srlab.degradations.bicubic_conv import bicubic_upsample_conv
+
+        out = bicubic_upsample_conv(x, scale)
+        return out.squeeze(0) if squeeze else out
     if size is not None:
         out_h, out_w = int(size[0]), int(size[1])
         if scale is None:

@@ -67,7 +67,9 @@ def bicubic_upsample_conv(x: torch.Tensor, scale: int) -> torch.Tensor:
     orig_dtype = x.dtype
     if orig_dtype not in (torch.float32, torch.float64):
         x = x.float()
-    channels = x.shape[1]
-    weight = phase_kernels(scale).to(device=x.device, dtype=x.dtype).repeat(channels, 1, 1, 1)
-    y = F.conv2d(_symmetric_pad2(x), weight, groups=channels)  # (B, C*s*s, H, W)
-    return F.pixel_shuffle(y, scale).to(orig_dtype)
+    # Channels folded into the batch: the kernel then has a constant shape (the ONNX exporter
+    # needs that), whatever the number of channels.
+    planes = x.reshape(-1, 1, x.shape[-2], x.shape[-1])  # (B*C, 1, H, W)
+    weight = phase_kernels(scale).to(device=x.device, dtype=x.dtype)  # (s*s, 1, 5, 5)
+    y = F.pixel_shuffle(F.conv2d(_symmetric_pad2(planes), weight), scale)  # (B*C, 1, sH, sW)
+    return y.reshape(x.shape[0], x.shape[1], y.shape[-2], y.shape[-1]).to(orig_dtype)

@@ -74,15 +74,16 @@ class LoadedModel:
 
 
 # ---------------------------------------------------------------------------- bundled weights
-def bundled_weights() -> dict[str, dict[str, Any]]:
+def bundled_weights(weights_dir: Path = WEIGHTS_DIR) -> dict[str, dict[str, Any]]:
     """The registry of checkpoints shipped in ``srlab/weights/``: ``{name: metadata}``.
 
     Each entry has at least ``file`` (relative to ``srlab/weights``), ``scale``, ``in_channels``
     and ``description``; ``sha256`` is checked on load when present.
     """
-    if not REGISTRY_FILE.is_file():
+    registry = Path(weights_dir) / REGISTRY_FILE.name
+    if not registry.is_file():
         return {}
-    with open(REGISTRY_FILE, encoding="utf-8") as f:
+    with open(registry, encoding="utf-8") as f:
         return json.load(f)
 
 
@@ -285,7 +286,11 @@ def strip_checkpoint(ckpt: dict[str, Any]) -> dict[str, Any]:
 
 
 def bundle_checkpoint(
-    source: str | Path, name: str, description: str, extra: dict[str, Any] | None = None
+    source: str | Path,
+    name: str,
+    description: str,
+    extra: dict[str, Any] | None = None,
+    weights_dir: Path = WEIGHTS_DIR,
 ) -> Path:
     """Ship a trained checkpoint as ``srlab/weights/<name>.ckpt`` and register it.
 
@@ -297,10 +302,11 @@ def bundle_checkpoint(
         raise CheckpointError("bicubic has no weights to bundle")
     ckpt = strip_checkpoint(read_checkpoint(src))
     meta = checkpoint_meta(ckpt)
-    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = WEIGHTS_DIR / f"{name}.ckpt"
+    weights_dir = Path(weights_dir)
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    out = weights_dir / f"{name}.ckpt"
     torch.save(ckpt, out)
-    registry = bundled_weights()
+    registry = bundled_weights(weights_dir)
     registry[name] = {
         "file": out.name,
         "description": description,
@@ -312,7 +318,7 @@ def bundle_checkpoint(
         "sha256": _sha256(out),
         **(extra or {}),
     }
-    with open(REGISTRY_FILE, "w", encoding="utf-8") as f:
+    with open(weights_dir / REGISTRY_FILE.name, "w", encoding="utf-8") as f:
         json.dump(registry, f, indent=2, sort_keys=True)
         f.write("\n")
     return out

@@ -58,9 +58,8 @@ class SampleImages(ImageSource):
     """
 
     def __init__(self, split: str = "train") -> None:
-        from PIL import Image
-
         import skimage
+        from PIL import Image
 
         names = {"train": SAMPLE_TRAIN, "val": SAMPLE_VAL}.get(split)
         if names is None:

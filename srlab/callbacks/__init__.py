@@ -1,0 +1,1 @@
+"""Lightning callbacks used by srlab's configs (``conf/callbacks/``)."""

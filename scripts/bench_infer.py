@@ -4,7 +4,7 @@
 
 Upscales ``--images`` generated RGB images of ``--size``² x3 with (a) the bundled SRCNN 9-1-5
 checkpoint and (b) an SRCNN 9-5-5 (the paper's best; random weights, same cost as trained ones),
-through :class:`srlab.infer.Upscaler` (Y model + bicubic chroma, tiles of 512, uint8 out), after
+through :class:`srlab.infer.Upscaler` (Y model + bicubic chroma, tiles of 256, uint8 out), after
 one warm-up image. Decoding/encoding PNGs is not timed (it is a few % for these sizes).
 """
 
@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="LR image side (pixels)")
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--tile", type=int, default=512)
+    parser.add_argument("--tile", type=int, default=256)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

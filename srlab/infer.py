@@ -74,7 +74,7 @@ class Upscaler:
         tile_overlap: LR pixels of context around each tile.
     """
 
-    def __init__(self, model, device, half: bool = False, tile: int | None = 512, tile_overlap: int = 16):
+    def __init__(self, model, device, half: bool = False, tile: int | None = 256, tile_overlap: int = 16):
         import torch
 
         self.model = model

@@ -43,7 +43,7 @@ def tiled_forward(
     fn: Callable[[torch.Tensor], torch.Tensor],
     lr: torch.Tensor,
     scale: int,
-    tile: int | None = 512,
+    tile: int | None = 256,
     overlap: int = 16,
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:

@@ -18,7 +18,7 @@ from tests.conftest import REPO_ROOT, smooth_image
 
 def _infer_cfg(inp, out, ckpt="srcnn_915_x3_sample", **kw):
     return OmegaConf.create({"input": str(inp), "output": str(out), "ckpt": ckpt, "scale": None,
-                             "device": "cpu", "half": False, "tile": 512, "tile_overlap": 16,
+                             "device": "cpu", "half": False, "tile": 256, "tile_overlap": 16,
                              "torch_threads": None, **kw})
 
 
@@ -262,7 +262,7 @@ def test_4000x3000_x2_on_cpu_with_tiles_stays_under_2gb(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.run(
         [sys.executable, "-c", _RSS_SCRIPT, f"input={tmp_path / 'big.png'}", f"output={tmp_path / 'out'}",
-         f"ckpt={ckpt}", "device=cpu", "tile=512"],
+         f"ckpt={ckpt}", "device=cpu"],  # default tile (256 LR px)
         env=env, capture_output=True, text=True, timeout=1800,
     )
     result = json.loads(proc.stdout.strip().splitlines()[-1])

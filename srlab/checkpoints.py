@@ -106,7 +106,9 @@ def _from_run_dir(folder: Path) -> Path:
         if (folder / rel).is_file():
             return folder / rel
     runs = sorted(
-        p.parent.parent for p in folder.glob("*/checkpoints/*.ckpt") if p.name in ("best.ckpt", "last.ckpt")
+        p.parent.parent
+        for p in folder.glob("*/checkpoints/*.ckpt")
+        if p.name in ("best.ckpt", "last.ckpt")
     )
     runs = sorted(set(runs))
     if len(runs) == 1:
@@ -144,9 +146,15 @@ def resolve_checkpoint(spec: str | Path) -> tuple[str, Path | None, dict[str, An
         entry = dict(registry[text])
         file = WEIGHTS_DIR / entry["file"]
         if not file.is_file():
-            raise CheckpointError(f"bundled checkpoint {text!r} is registered but {file} is missing")
+            raise CheckpointError(
+                f"bundled checkpoint {text!r} is registered but {file} is missing"
+            )
         return text, file, entry
-    looks_like_path = any(sep in text for sep in ("/", "\\")) or path.suffix in (".ckpt", ".pt", ".pth")
+    looks_like_path = any(sep in text for sep in ("/", "\\")) or path.suffix in (
+        ".ckpt",
+        ".pt",
+        ".pth",
+    )
     if looks_like_path:
         raise CheckpointError(f"checkpoint not found: {path}")
     raise CheckpointError(
@@ -256,7 +264,9 @@ def load_model(
     name, path, entry = resolve_checkpoint(spec)
     if path is None:
         if scale is None:
-            raise CheckpointError("ckpt=bicubic has no scale of its own: pass scale=N (e.g. scale=3)")
+            raise CheckpointError(
+                "ckpt=bicubic has no scale of its own: pass scale=N (e.g. scale=3)"
+            )
         net = Bicubic(scale=int(scale), in_channels=bicubic_channels).eval().to(device)
         return LoadedModel(net, BICUBIC, int(scale), bicubic_channels, None, {"bicubic": True})
     if entry.get("sha256") and _sha256(path) != entry["sha256"]:
@@ -272,7 +282,9 @@ def load_model(
     try:
         net = net_from_checkpoint(ckpt, source=str(path))
     except (RuntimeError, KeyError, ValueError) as e:
-        raise CheckpointError(f"{path}: the stored weights do not fit the stored network config: {e}") from e
+        raise CheckpointError(
+            f"{path}: the stored weights do not fit the stored network config: {e}"
+        ) from e
     net = net.to(device).eval()
     meta.update({k: v for k, v in entry.items() if k not in meta})
     return LoadedModel(net, name, int(net.scale), int(getattr(net, "in_channels", 3)), path, meta)
@@ -281,7 +293,14 @@ def load_model(
 # ---------------------------------------------------------------------------- bundling
 def strip_checkpoint(ckpt: dict[str, Any]) -> dict[str, Any]:
     """What inference needs of a training checkpoint: weights, srlab metadata, hyper-parameters."""
-    keep = ("state_dict", "srlab", "hyper_parameters", "global_step", "epoch", "pytorch-lightning_version")
+    keep = (
+        "state_dict",
+        "srlab",
+        "hyper_parameters",
+        "global_step",
+        "epoch",
+        "pytorch-lightning_version",
+    )
     return {k: ckpt[k] for k in keep if k in ckpt}
 
 

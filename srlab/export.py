@@ -60,8 +60,14 @@ def export_onnx(model, path: Path, opset: int = 17) -> Path:
         warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter announces itself
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(
-            model.net, (example,), str(path), dynamo=False, opset_version=opset,
-            input_names=["lr"], output_names=["sr"], dynamic_axes={"lr": axes, "sr": axes},
+            model.net,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["lr"],
+            output_names=["sr"],
+            dynamic_axes={"lr": axes, "sr": axes},
         )
     proto = onnx.load(str(path))
     for key, value in _metadata(model).items():
@@ -118,7 +124,9 @@ def verify_export(model, path: Path, fmt: str, atol: float = 1e-4) -> float:
             expected = model.net(lr).numpy()
         got = run_exported(path, fmt, lr)
         if got.shape != expected.shape:
-            raise SrlabError(f"exported {fmt} gives {got.shape} for a {h}x{w} input, PyTorch {expected.shape}")
+            raise SrlabError(
+                f"exported {fmt} gives {got.shape} for a {h}x{w} input, PyTorch {expected.shape}"
+            )
         worst = max(worst, float(np.abs(got - expected).max()))
     if worst > atol:
         raise SrlabError(f"exported {fmt} differs from PyTorch by {worst:.2e} (> {atol:.0e})")
@@ -128,7 +136,10 @@ def verify_export(model, path: Path, fmt: str, atol: float = 1e-4) -> float:
 def default_output(model, fmt: str) -> Path:
     """Beside the checkpoint (``best.ckpt`` -> ``best.onnx``), or ``./<name>_x<s>.<ext>``."""
     ext = FORMATS[fmt]
-    if model.path is not None and model.path.parent.resolve() != Path(__file__).resolve().parent / "weights":
+    if (
+        model.path is not None
+        and model.path.parent.resolve() != Path(__file__).resolve().parent / "weights"
+    ):
         return model.path.with_suffix(ext)
     return Path(f"bicubic_x{model.scale}{ext}" if model.is_bicubic else f"{model.name}{ext}")
 
@@ -143,7 +154,9 @@ def export(cfg: DictConfig) -> Path:
     if fmt not in FORMATS:
         raise ConfigError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if cfg.get("ckpt") in (None, "", "???"):
-        raise ConfigError("srlab.export needs ckpt=… (a .ckpt file, a run directory, a bundled name or bicubic)")
+        raise ConfigError(
+            "srlab.export needs ckpt=… (a .ckpt file, a run directory, a bundled name or bicubic)"
+        )
     scale = cfg.get("scale")
     model = load_model(cfg.ckpt, scale=None if scale is None else int(scale), device="cpu")
     model.net.float().eval()

@@ -160,7 +160,9 @@ def _decode(path: Path) -> ImageData:
                 if arr.dtype != np.uint16:
                     raise ValueError(f"unexpected TIFF dtype {arr.dtype}")
             except ImportError:
-                warnings.warn(f"{path}: 16-bit colour TIFF read as 8 bits (install tifffile)", stacklevel=3)
+                warnings.warn(
+                    f"{path}: 16-bit colour TIFF read as 8 bits (install tifffile)", stacklevel=3
+                )
                 with Image.open(path) as img:
                     img.load()
                     arr, bits = _pil_to_array(img)
@@ -212,7 +214,14 @@ def read_image_file(path: str | Path) -> ImageData:
             data = _decode(path)
     except FileNotFoundError as e:
         raise ImageReadError(f"{path}: no such file") from e
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, IndexError, Image.DecompressionBombError) as e:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        IndexError,
+        Image.DecompressionBombError,
+    ) as e:
         raise ImageReadError(f"{path}: cannot decode image ({type(e).__name__}: {e})") from e
     if data.pixels.shape[0] == 0 or data.pixels.shape[1] == 0:
         raise ImageReadError(f"{path}: decoded to an empty image")
@@ -221,7 +230,12 @@ def read_image_file(path: str | Path) -> ImageData:
 
 # ---------------------------------------------------------------------------- writing
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def encode_png16(arr: np.ndarray, level: int = 6) -> bytes:

@@ -39,7 +39,9 @@ def pick_device(name: str = "auto"):
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={name} but CUDA is not available here; use device=cpu or device=auto")
+        raise ConfigError(
+            f"device={name} but CUDA is not available here; use device=cpu or device=auto"
+        )
     if name != "cpu" and not name.startswith("cuda"):
         raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}")
     return torch.device(name)
@@ -74,7 +76,9 @@ class Upscaler:
         tile_overlap: LR pixels of context around each tile.
     """
 
-    def __init__(self, model, device, half: bool = False, tile: int | None = 256, tile_overlap: int = 16):
+    def __init__(
+        self, model, device, half: bool = False, tile: int | None = 256, tile_overlap: int = 16
+    ):
         import torch
 
         self.model = model
@@ -119,7 +123,9 @@ class Upscaler:
             elif model_channels == 3 and channels == 1:
                 sr = self._run_net(x.expand(-1, 3, -1, -1)).mean(dim=1, keepdim=True)
             else:
-                raise SrlabError(f"cannot feed a {channels}-channel image to a {model_channels}-channel model")
+                raise SrlabError(
+                    f"cannot feed a {channels}-channel image to a {model_channels}-channel model"
+                )
             return torch.floor(sr.clamp(0, 1) * max_value + 0.5).to(torch.int32).to(out_dtype).cpu()
 
         return fn
@@ -149,15 +155,29 @@ class Upscaler:
         s, c = self.scale, image.channels
         total = c + (image.alpha is not None)
         out = np.empty((image.height * s, image.width * s, total), dtype=image.pixels.dtype)
-        out_view = torch.from_numpy(out).permute(2, 0, 1)[None]  # (1, C_total, sH, sW), shares memory
+        out_view = torch.from_numpy(out).permute(2, 0, 1)[
+            None
+        ]  # (1, C_total, sH, sW), shares memory
         colour = torch.from_numpy(image.pixels).permute(2, 0, 1)[None]  # (1, C, H, W) integer view
         with torch.inference_mode():
             tiled_forward(
-                self.colour_fn(c, image.max_value), colour, s, self.tile, self.tile_overlap, out=out_view[:, :c]
+                self.colour_fn(c, image.max_value),
+                colour,
+                s,
+                self.tile,
+                self.tile_overlap,
+                out=out_view[:, :c],
             )
             if image.alpha is not None:
                 alpha = torch.from_numpy(image.alpha)[None, None]
-                tiled_forward(self.alpha_fn(image.max_value), alpha, s, self.tile, self.tile_overlap, out=out_view[:, c:])
+                tiled_forward(
+                    self.alpha_fn(image.max_value),
+                    alpha,
+                    s,
+                    self.tile,
+                    self.tile_overlap,
+                    out=out_view[:, c:],
+                )
         return out
 
 
@@ -217,7 +237,9 @@ def infer(cfg: DictConfig) -> InferStats:
 
     for key in ("input", "output", "ckpt"):
         if cfg.get(key) in (None, "", "???"):
-            raise ConfigError(f"srlab.infer needs {key}=… (e.g. input=photos/ output=upscaled/ ckpt=bicubic scale=3)")
+            raise ConfigError(
+                f"srlab.infer needs {key}=… (e.g. input=photos/ output=upscaled/ ckpt=bicubic scale=3)"
+            )
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
     tile = cfg.get("tile")
@@ -228,17 +250,26 @@ def infer(cfg: DictConfig) -> InferStats:
     device = pick_device(cfg.get("device", "auto"))
     scale = cfg.get("scale")
     model = load_model(cfg.ckpt, scale=None if scale is None else int(scale), device=device)
-    upscaler = Upscaler(model, device, cfg.get("half", False), tile, int(cfg.get("tile_overlap", 16)))
+    upscaler = Upscaler(
+        model, device, cfg.get("half", False), tile, int(cfg.get("tile_overlap", 16))
+    )
     log.info(
         "model: %s on %s%s; tiles of %s LR px (overlap %d)",
-        model.describe(), device, " (float16)" if upscaler.half else "", tile or "whole-image", upscaler.tile_overlap,
+        model.describe(),
+        device,
+        " (float16)" if upscaler.half else "",
+        tile or "whole-image",
+        upscaler.tile_overlap,
     )
     if model.in_channels == 1:
         log.info("colour: Y upscaled by the model, Cb/Cr by bicubic (BT.601)")
     outputs[0].parent.mkdir(parents=True, exist_ok=True)
     stats = InferStats()
     alpha_noted = False
-    with logging_redirect_tqdm(), tqdm(total=len(inputs), unit="img", desc="upscaling", file=sys.stderr) as bar:
+    with (
+        logging_redirect_tqdm(),
+        tqdm(total=len(inputs), unit="img", desc="upscaling", file=sys.stderr) as bar,
+    ):
         for src, dst in zip(inputs, outputs, strict=True):
             image = read_image_file(src)
             if image.alpha is not None and not alpha_noted:
@@ -255,7 +286,9 @@ def infer(cfg: DictConfig) -> InferStats:
             stats.images += 1
             stats.input_pixels += image.height * image.width
             stats.output_pixels += out.shape[0] * out.shape[1]
-            log.info("%s (%s) -> %s (%dx%d)", src.name, image.describe(), dst, out.shape[1], out.shape[0])
+            log.info(
+                "%s (%s) -> %s (%dx%d)", src.name, image.describe(), dst, out.shape[1], out.shape[0]
+            )
             bar.update(1)
     print(f"[srlab] infer: {stats.summary()}; outputs in {outputs[0].parent}", flush=True)
     return stats

@@ -35,7 +35,9 @@ def tile_spans(length: int, tile: int | None, overlap: int) -> list[tuple[int, i
     spans = []
     for core_start in range(0, length, tile):
         core_end = min(core_start + tile, length)
-        spans.append((max(0, core_start - overlap), min(length, core_end + overlap), core_start, core_end))
+        spans.append(
+            (max(0, core_start - overlap), min(length, core_end + overlap), core_start, core_end)
+        )
     return spans
 
 
@@ -71,7 +73,9 @@ def tiled_forward(
             sr = fn(lr[..., ys0:ys1, xs0:xs1])
             expected = ((ys1 - ys0) * s, (xs1 - xs0) * s)
             if tuple(sr.shape[-2:]) != expected:
-                raise ValueError(f"fn gave a {tuple(sr.shape[-2:])} tile for {expected} (scale {s})")
+                raise ValueError(
+                    f"fn gave a {tuple(sr.shape[-2:])} tile for {expected} (scale {s})"
+                )
             if out is None:
                 out = sr.new_empty((*sr.shape[:-2], h * s, w * s))
             core = sr[..., (yc0 - ys0) * s : (yc1 - ys0) * s, (xc0 - xs0) * s : (xc1 - xs0) * s]

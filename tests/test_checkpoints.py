@@ -29,12 +29,25 @@ def _write_srcnn_ckpt(path, scale=2, in_channels=1, f2=1, seed=0):
     from srlab.models.srcnn import SRCNN
 
     torch.manual_seed(seed)
-    config = {"_target_": "srlab.models.srcnn.SRCNN", "scale": scale, "in_channels": in_channels,
-              "f1": 9, "f2": f2, "f3": 5, "n1": 64, "n2": 32}
+    config = {
+        "_target_": "srlab.models.srcnn.SRCNN",
+        "scale": scale,
+        "in_channels": in_channels,
+        "f1": 9,
+        "f2": f2,
+        "f3": 5,
+        "n1": 64,
+        "n2": 32,
+    }
     net = SRCNN(**{k: v for k, v in config.items() if k != "_target_"})
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-                "srlab": {"scale": scale, "in_channels": in_channels, "net_config": config}}, path)
+    torch.save(
+        {
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+            "srlab": {"scale": scale, "in_channels": in_channels, "net_config": config},
+        },
+        path,
+    )
     return net
 
 
@@ -130,7 +143,9 @@ def test_bundle_checkpoint_strips_training_state(tmp_path):
     full = torch.load(src, weights_only=True)
     full["optimizer_states"] = [{"state": {0: {"exp_avg": torch.zeros(1000)}}}]
     torch.save(full, src)
-    out = bundle_checkpoint(tmp_path / "run", "tiny_x2", "test model", {"val_psnr": 1.0}, weights_dir=tmp_path / "w")
+    out = bundle_checkpoint(
+        tmp_path / "run", "tiny_x2", "test model", {"val_psnr": 1.0}, weights_dir=tmp_path / "w"
+    )
     stored = torch.load(out, weights_only=True)
     assert "optimizer_states" not in stored and "state_dict" in stored
     entry = bundled_weights(tmp_path / "w")["tiny_x2"]

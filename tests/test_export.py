@@ -22,12 +22,24 @@ def test_conv_bicubic_upsampling_equals_imresize(scale):
     gen = torch.Generator().manual_seed(scale)
     for h, w in ((2, 2), (3, 8), (17, 11), (31, 40)):
         x = torch.rand(2, 3, h, w, dtype=torch.float64, generator=gen)
-        torch.testing.assert_close(bicubic_upsample_conv(x, scale), imresize(x, scale), rtol=0, atol=1e-12)
+        torch.testing.assert_close(
+            bicubic_upsample_conv(x, scale), imresize(x, scale), rtol=0, atol=1e-12
+        )
 
 
 def _export_cfg(tmp_path, **kw):
-    return OmegaConf.create({"ckpt": "srcnn_915_x3_sample", "format": "onnx", "output": None,
-                             "scale": None, "opset": 17, "verify": False, "atol": 1e-4, **kw})
+    return OmegaConf.create(
+        {
+            "ckpt": "srcnn_915_x3_sample",
+            "format": "onnx",
+            "output": None,
+            "scale": None,
+            "opset": 17,
+            "verify": False,
+            "atol": 1e-4,
+            **kw,
+        }
+    )
 
 
 def test_onnx_export_matches_pytorch_on_two_sizes(tmp_path):
@@ -79,7 +91,11 @@ def test_export_cli_bicubic_onnx(tmp_path):
     out = tmp_path / "bic.onnx"
     proc = subprocess.run(
         [sys.executable, "-m", "srlab.export", "ckpt=bicubic", "scale=2", f"output={out}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert out.is_file() and "verified on 2 sizes" in proc.stdout

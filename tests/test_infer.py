@@ -17,9 +17,20 @@ from tests.conftest import REPO_ROOT, smooth_image
 
 
 def _infer_cfg(inp, out, ckpt="srcnn_915_x3_sample", **kw):
-    return OmegaConf.create({"input": str(inp), "output": str(out), "ckpt": ckpt, "scale": None,
-                             "device": "cpu", "half": False, "tile": 256, "tile_overlap": 16,
-                             "torch_threads": None, **kw})
+    return OmegaConf.create(
+        {
+            "input": str(inp),
+            "output": str(out),
+            "ckpt": ckpt,
+            "scale": None,
+            "device": "cpu",
+            "half": False,
+            "tile": 256,
+            "tile_overlap": 16,
+            "torch_threads": None,
+            **kw,
+        }
+    )
 
 
 def _digest(folder):
@@ -44,11 +55,17 @@ def test_ycbcr_round_trip_and_y_matches_the_metrics():
 def test_png_round_trip_keeps_alpha_and_16_bits(tmp_path, channels, dtype):
     from srlab.imagefile import read_image_file, write_png
 
-    arr = np.random.default_rng(channels).integers(0, np.iinfo(dtype).max + 1, (5, 7, channels)).astype(dtype)
+    arr = (
+        np.random.default_rng(channels)
+        .integers(0, np.iinfo(dtype).max + 1, (5, 7, channels))
+        .astype(dtype)
+    )
     write_png(tmp_path / "a.png", arr)
     img = read_image_file(tmp_path / "a.png")
     assert img.bit_depth == (8 if dtype == np.uint8 else 16)
-    back = img.pixels if img.alpha is None else np.concatenate([img.pixels, img.alpha[..., None]], -1)
+    back = (
+        img.pixels if img.alpha is None else np.concatenate([img.pixels, img.alpha[..., None]], -1)
+    )
     np.testing.assert_array_equal(back, arr)
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # no temporary file left behind
 
@@ -133,13 +150,24 @@ def _write_inputs(folder):
     write_png(folder / "grey.png", grey)
     write_png(folder / "rgba.png", np.concatenate([smooth_image(rng, 19, 20, 3), alpha], -1))
     write_png(folder / "la.png", np.concatenate([grey, grey[::-1]], -1))
-    write_png(folder / "rgb16.png", rgb.astype(np.uint16) * 257 + rng.integers(0, 200, rgb.shape).astype(np.uint16))
+    write_png(
+        folder / "rgb16.png",
+        rgb.astype(np.uint16) * 257 + rng.integers(0, 200, rgb.shape).astype(np.uint16),
+    )
     write_png(folder / "grey16.png", grey.astype(np.uint16) * 257)
     Image.fromarray(rgb).save(folder / "photo.jpg", quality=90)
     Image.fromarray(grey[..., 0]).save(folder / "scan.bmp")
     (folder / "notes.txt").write_text("not an image")  # ignored: not an image extension
-    return {"rgb": (21, 26, 3, 8), "grey": (17, 23, 1, 8), "rgba": (19, 20, 4, 8), "la": (17, 23, 2, 8),
-            "rgb16": (21, 26, 3, 16), "grey16": (17, 23, 1, 16), "photo": (21, 26, 3, 8), "scan": (17, 23, 1, 8)}
+    return {
+        "rgb": (21, 26, 3, 8),
+        "grey": (17, 23, 1, 8),
+        "rgba": (19, 20, 4, 8),
+        "la": (17, 23, 2, 8),
+        "rgb16": (21, 26, 3, 16),
+        "grey16": (17, 23, 1, 16),
+        "photo": (21, 26, 3, 8),
+        "scan": (17, 23, 1, 8),
+    }
 
 
 def test_infer_folder_of_every_kind_gives_sized_pngs_and_leaves_inputs_alone(tmp_path):
@@ -177,7 +205,9 @@ def test_infer_colour_rules_y_model_keeps_bicubic_chroma(tmp_path):
     bicubic_rgb = imresize(x, 3)
 
     y_bicubic = LoadedModel(Bicubic(3, in_channels=1), "bicubic-y", 3, 1)
-    out = torch.from_numpy(Upscaler(y_bicubic, "cpu").upscale(image)).permute(2, 0, 1)[None].double()
+    out = (
+        torch.from_numpy(Upscaler(y_bicubic, "cpu").upscale(image)).permute(2, 0, 1)[None].double()
+    )
     assert (out - torch.floor(bicubic_rgb.clamp(0, 1) * 255 + 0.5)).abs().max() <= 1
 
     srcnn = Upscaler(load_model("srcnn_915_x3_sample"), "cpu").upscale(image)
@@ -217,9 +247,19 @@ def test_infer_cli_runs_and_errors_are_short(tmp_path, capsys):
     write_png(tmp_path / "a.png", smooth_image(np.random.default_rng(0), 12, 12, 3))
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     ok = subprocess.run(
-        [sys.executable, "-m", "srlab.infer", f"input={tmp_path / 'a.png'}", f"output={tmp_path / 'out'}",
-         "ckpt=srcnn_915_x3_sample"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "srlab.infer",
+            f"input={tmp_path / 'a.png'}",
+            f"output={tmp_path / 'out'}",
+            "ckpt=srcnn_915_x3_sample",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert ok.returncode == 0, ok.stderr[-3000:]
     assert Image.open(tmp_path / "out" / "a.png").size == (36, 36)
@@ -261,9 +301,19 @@ def test_4000x3000_x2_on_cpu_with_tiles_stays_under_2gb(tmp_path):
     del big, yy, xx
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.run(
-        [sys.executable, "-c", _RSS_SCRIPT, f"input={tmp_path / 'big.png'}", f"output={tmp_path / 'out'}",
-         f"ckpt={ckpt}", "device=cpu"],  # default tile (256 LR px)
-        env=env, capture_output=True, text=True, timeout=1800,
+        [
+            sys.executable,
+            "-c",
+            _RSS_SCRIPT,
+            f"input={tmp_path / 'big.png'}",
+            f"output={tmp_path / 'out'}",
+            f"ckpt={ckpt}",
+            "device=cpu",
+        ],  # default tile (256 LR px)
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["rc"] == 0, result["stderr"]

@@ -28,7 +28,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     import lightning as L
     import torch
     from hydra.utils import instantiate
+    from lightning.pytorch.utilities import rank_zero_only
 
+    from srlab.utils.distributed import check_launch
     from srlab.utils.instantiate import instantiate_callbacks, instantiate_loggers
 
     if cfg.get("seed") is not None:
@@ -39,7 +41,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     run_dir = cfg.paths.output_dir
     os.makedirs(run_dir, exist_ok=True)
-    OmegaConf.save(cfg, os.path.join(run_dir, "config.yaml"), resolve=True)
+    if rank_zero_only.rank == 0:  # DDP/SLURM (rank from the environment): one writer
+        OmegaConf.save(cfg, os.path.join(run_dir, "config.yaml"), resolve=True)
 
     degradation = instantiate(cfg.degradation)
     datamodule = instantiate(cfg.data, degradation=degradation)
@@ -50,6 +53,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     loggers = instantiate_loggers(cfg.get("logger"))
     callbacks = instantiate_callbacks(cfg.get("callbacks"), with_logger=bool(loggers))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    check_launch(trainer)
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
@@ -65,7 +69,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.test(model=model, datamodule=datamodule, ckpt_path=test_ckpt, weights_only=False)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
 
-    _print_summary(cfg, metrics, ckpt_cb)
+    if rank_zero_only.rank == 0:
+        _print_summary(cfg, metrics, ckpt_cb)
     _finish_wandb(loggers)
     return metrics
 

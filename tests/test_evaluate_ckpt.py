@@ -94,10 +94,9 @@ def test_evaluate_checkpoint_matches_hand_computed_psnr_and_writes_tables(tmp_pa
         ("bicubic", "Set14", 2),
     ]
     for r in rows:
-        model = net if r["model"] != "bicubic" else Bicubic(2, in_channels=1)
-        assert r["psnr"] == pytest.approx(
-            _psnr_by_hand(model, tiny_sets / r["dataset"], 2, 1), abs=1e-6
-        )
+        model, channels = (net, 1) if r["model"] != "bicubic" else (Bicubic(2, 3), 3)
+        want = _psnr_by_hand(model, tiny_sets / r["dataset"], 2, channels)
+        assert r["psnr"] == pytest.approx(want, abs=1e-6)
 
     ckpt_dir = run / "checkpoints"
     table = (ckpt_dir / "best_eval.md").read_text().splitlines()

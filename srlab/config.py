@@ -43,3 +43,14 @@ _register()
 warnings.filterwarnings(
     "ignore", message=r"\s*'hydra/launcher/submitit_slurm' is validated against ConfigStore schema"
 )
+
+
+def _run_dir(experiment_dir: str, timestamp: str, resume=None) -> str:
+    from srlab.resume import run_dir
+
+    return run_dir(experiment_dir, timestamp, resume)
+
+
+if not OmegaConf.has_resolver("srlab.run_dir"):
+    # hydra.run.dir: with resume=auto, the latest run of the experiment (see srlab/resume.py).
+    OmegaConf.register_new_resolver("srlab.run_dir", _run_dir, use_cache=True)

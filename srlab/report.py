@@ -65,7 +65,9 @@ def _number(value) -> float | None:
 
 
 def _read_jsonl(run: Run, path: Path) -> None:
-    best = None
+    # A run resumed after a crash (resume=auto) appends to the same file and re-does the steps
+    # after its checkpoint: the later record of a step supersedes the earlier one.
+    scored: dict[int, dict] = {}
     for line in path.read_text().splitlines():
         try:
             rec = json.loads(line)
@@ -77,15 +79,15 @@ def _read_jsonl(run: Run, path: Path) -> None:
         if rec.get("wall_s") is not None:
             run.wall_s = float(rec["wall_s"])
         psnr = _number(rec.get("val/psnr"))
-        if psnr is None:
+        if psnr is None or step is None:
             continue
-        run.history.append((int(step), psnr))
+        scored[int(step)] = {**rec, "val/psnr": psnr}
         if rec.get("val/psnr_bicubic") is not None:
             run.bicubic_psnr = _number(rec["val/psnr_bicubic"])
-        if best is None or psnr > best["val/psnr"]:
-            best = rec
-    if best is not None:
-        run.best_psnr, run.best_ssim, run.best_step = best["val/psnr"], _number(best.get("val/ssim")), best["step"]
+    run.history = [(step, rec["val/psnr"]) for step, rec in sorted(scored.items())]
+    if scored:
+        best = max(scored.values(), key=lambda rec: rec["val/psnr"])
+        run.best_psnr, run.best_ssim, run.best_step = best["val/psnr"], _number(best.get("val/ssim")), int(best["step"])
 
 
 def _read_summary(run: Run, path: Path) -> None:

@@ -108,3 +108,22 @@ def test_report_cli_prints_the_table_and_fails_cleanly_without_runs(sweep, tmp_p
     proc = subprocess.run([sys.executable, "-m", "srlab.report", str(empty)],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2 and "no runs found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_resumed_run_records_supersede_the_crashed_attempt(tmp_path):
+    import json
+
+    from srlab.report import Run, _read_jsonl
+
+    lines = [
+        {"step": 10, "val/psnr": 20.0, "val/ssim": 0.5},
+        {"step": 20, "val/psnr": 21.0, "val/ssim": 0.6},  # crashed attempt, after the checkpoint at 10
+        {"step": 20, "val/psnr": 20.5, "val/ssim": 0.55},  # resumed attempt re-does step 20
+        {"step": 30, "val/psnr": 20.8, "val/ssim": 0.58},
+    ]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("\n".join(json.dumps(rec) for rec in lines) + "\n")
+    run = Run(path=tmp_path, overrides=[])
+    _read_jsonl(run, path)
+    assert run.history == [(10, 20.0), (20, 20.5), (30, 20.8)]
+    assert (run.best_psnr, run.best_step, run.steps) == (20.8, 30, 30)

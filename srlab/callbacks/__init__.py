@@ -1,1 +1,1 @@
-"""Lightning callbacks used by srlab's configs (``conf/callbacks/``); one per module."""
+"""Lightning callbacks and plugins used by srlab's configs (``conf/callbacks/``); one per module."""

@@ -320,3 +320,20 @@ def test_4000x3000_x2_on_cpu_with_tiles_stays_under_2gb(tmp_path):
     print(f"peak RSS {result['peak_mb']:.0f} MB; {result['stdout']}")
     assert Image.open(tmp_path / "out" / "big.png").size == (8000, 6000)
     assert result["peak_mb"] < 2048
+
+
+def test_resize_caches_filled_in_inference_mode_still_work_with_autograd():
+    """Upscaling (inference mode) then training in one process: cached resize tables are normal tensors."""
+    from srlab.degradations.bicubic_conv import bicubic_upsample_conv
+    from srlab.degradations.resize import imresize
+
+    with torch.inference_mode():
+        for dtype in (torch.float32, torch.float64):
+            imresize(torch.rand(1, 3, 13, 11, dtype=dtype), 1 / 2)
+            bicubic_upsample_conv(torch.rand(1, 1, 5, 6, dtype=dtype), 3)
+    for dtype in (torch.float32, torch.float64):
+        x = torch.rand(1, 3, 13, 11, dtype=dtype, requires_grad=True)
+        imresize(x, 1 / 2).sum().backward()
+        y = torch.rand(1, 1, 5, 6, dtype=dtype, requires_grad=True)
+        bicubic_upsample_conv(y, 3).sum().backward()
+        assert x.grad is not None and y.grad is not None

@@ -39,7 +39,8 @@ def _phase_kernels_cpu(scale: int) -> torch.Tensor:
 
 def phase_kernels(scale: int) -> torch.Tensor:
     """``(s*s, 1, 5, 5)`` float64 kernels of MATLAB bicubic upsampling by the integer ``scale``."""
-    return _phase_kernels_cpu(int(scale))
+    with torch.inference_mode(False):  # cached: never an inference tensor
+        return _phase_kernels_cpu(int(scale))
 
 
 def _symmetric_pad2(x: torch.Tensor) -> torch.Tensor:

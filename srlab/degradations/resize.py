@@ -72,7 +72,8 @@ def contributions(
     in_length: int, out_length: int, scale: float, antialias: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """MATLAB ``contributions``: float64 weights and 0-based input indices, both ``(out, taps)``."""
-    return _contributions_cpu(int(in_length), int(out_length), float(scale), bool(antialias))
+    with torch.inference_mode(False):  # cached: must not be inference tensors (see below)
+        return _contributions_cpu(int(in_length), int(out_length), float(scale), bool(antialias))
 
 
 # Above this many matrix entries a dimension is resized by gather + weighted sum (linear cost)
@@ -90,11 +91,14 @@ def _resize_matrix(
     dtype: torch.dtype,
 ) -> torch.Tensor:
     """The dimension's resize as a dense ``(out, in)`` matrix (mirrored taps summed)."""
-    weights, idx = contributions(in_length, out_length, scale, antialias)
-    rows = torch.arange(out_length)[:, None].expand_as(idx)
-    matrix = torch.zeros(out_length, in_length, dtype=torch.float64)
-    matrix.index_put_((rows, idx), weights, accumulate=True)
-    return matrix.to(device=device, dtype=dtype)
+    # Cached across calls: built outside inference mode, or a matrix first made during
+    # validation (inference mode) could not be used later in autograd-tracked code.
+    with torch.inference_mode(False):
+        weights, idx = contributions(in_length, out_length, scale, antialias)
+        rows = torch.arange(out_length)[:, None].expand_as(idx)
+        matrix = torch.zeros(out_length, in_length, dtype=torch.float64)
+        matrix.index_put_((rows, idx), weights, accumulate=True)
+        return matrix.to(device=device, dtype=dtype)
 
 
 def _resize_dim(x: torch.Tensor, dim: int, out_length: int, scale: float, antialias: bool):

@@ -93,11 +93,14 @@ def _resize_matrix(
     dtype: torch.dtype,
 ) -> torch.Tensor:
     """The dimension's resize as a dense ``(out, in)`` matrix (mirrored taps summed)."""
-    weights, idx = contributions(in_length, out_length, scale, antialias)
-    rows = torch.arange(out_length)[:, None].expand_as(idx)
-    matrix = torch.zeros(out_length, in_length, dtype=torch.float64)
-    matrix.index_put_((rows, idx), weights, accumulate=True)
-    return matrix.to(device=device, dtype=dtype)
+    # Cached across calls: built outside inference mode, or a matrix first made during
+    # validation (inference mode) could not be used later in autograd-tracked code.
+    with torch.inference_mode(False):
+        weights, idx = contributions(in_length, out_length, scale, antialias)
+        rows = torch.arange(out_length)[:, None].expand_as(idx)
+        matrix = torch.zeros(out_length, in_length, dtype=torch.float64)
+        matrix.index_put_((rows, idx), weights, accumulate=True)
+        return matrix.to(device=device, dtype=dtype)
 
 
 def _resize_dim(x: torch.Tensor, dim: int, out_length: int, scale: float, antialias: bool):
@@ -121,6 +124,10 @@ def _resize_dim(x: torch.Tensor, dim: int, out_length: int, scale: float, antial
     )  # (..., out, taps)
     out = (gathered * weights).sum(-1)
     return out.movedim(-1, dim)
+
+
+def _tracing() -> bool:
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
 
 def resized_length(in_length: int, scale: float) -> int:
@@ -160,6 +167,13 @@ def imresize(
     if x.dim() != 4:
         raise ValueError(f"imresize expects (B,C,H,W) or (C,H,W), got shape {tuple(x.shape)}")
     in_h, in_w = x.shape[-2:]
+    if _tracing() and size is None and isinstance(scale, int) and scale >= 1:
+        # ONNX/TorchScript export: the index tables below would freeze the traced input size;
+        # the conv + pixel-shuffle form of integer upsampling traces with dynamic H and W.
+        from srlab.degradations.bicubic_conv import bicubic_upsample_conv
+
+        out = bicubic_upsample_conv(x, scale)
+        return out.squeeze(0) if squeeze else out
     if size is not None:
         out_h, out_w = int(size[0]), int(size[1])
         if scale is None:

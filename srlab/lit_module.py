@@ -207,13 +207,18 @@ def load_net(path: str | Path, map_location: str | torch.device = "cpu") -> nn.M
     Uses ``torch.load(weights_only=True)``; the network is built from the ``net_config`` saved in
     the checkpoint and its weights are loaded strictly.
     """
+    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    return net_from_checkpoint(ckpt, source=str(path))
+
+
+def net_from_checkpoint(ckpt: dict, source: str = "checkpoint") -> nn.Module:
+    """The network of an already loaded srlab checkpoint dict (see :func:`load_net`)."""
     from hydra.utils import instantiate
 
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
     meta = ckpt.get("srlab") or {}
     net_config = meta.get("net_config") or ckpt.get("hyper_parameters", {}).get("net_config")
     if not net_config:
-        raise ValueError(f"{path}: not an srlab checkpoint (no network config stored)")
+        raise ValueError(f"{source}: not an srlab checkpoint (no network config stored)")
     net = instantiate(net_config)
     state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
     net.load_state_dict(state)

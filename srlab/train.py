@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from srlab.config import CONFIG_DIR
 from srlab.errors import user_errors
+from srlab.validation import check_group_choices, validate_train_config
 
 log = logging.getLogger("srlab.train")
 
@@ -24,11 +25,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     Extra keys: ``best_model_path`` is kept out of the dict (floats only) but logged and printed.
     """
+    validate_train_config(cfg)  # one-line errors naming the key, before anything heavy
     # Heavy imports here, not at module import: `--help` and config errors stay fast.
     import lightning as L
     import torch
     from hydra.utils import instantiate
+    from lightning.pytorch.utilities import rank_zero_only
 
+    from srlab.callbacks.checkpoint import AtomicCheckpointIO
+    from srlab.utils.distributed import check_launch
     from srlab.utils.instantiate import instantiate_callbacks, instantiate_loggers
 
     if cfg.get("seed") is not None:
@@ -39,7 +44,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     run_dir = cfg.paths.output_dir
     os.makedirs(run_dir, exist_ok=True)
-    OmegaConf.save(cfg, os.path.join(run_dir, "config.yaml"), resolve=True)
+    ckpt_path = _resume_checkpoint(cfg, run_dir)
+    if rank_zero_only.rank == 0:  # DDP/SLURM (rank from the environment): one writer
+        OmegaConf.save(cfg, os.path.join(run_dir, "config.yaml"), resolve=True)
 
     degradation = instantiate(cfg.degradation)
     datamodule = instantiate(cfg.data, degradation=degradation)
@@ -49,12 +56,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model.hparams.net_config = OmegaConf.to_container(cfg.model.net, resolve=True)
     loggers = instantiate_loggers(cfg.get("logger"))
     callbacks = instantiate_callbacks(cfg.get("callbacks"), with_logger=bool(loggers))
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    # Every checkpoint (best, last, periodic) is written atomically: temp file + fsync + rename.
+    extra = {} if cfg.trainer.get("plugins") else {"plugins": [AtomicCheckpointIO()]}
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra)
+    check_launch(trainer)
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    if rank_zero_only.rank == 0:
+        _record_wandb_id(loggers, run_dir)
 
     log.info("run directory: %s", run_dir)
-    trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model=model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
     ckpt_cb = trainer.checkpoint_callback
@@ -65,9 +77,54 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.test(model=model, datamodule=datamodule, ckpt_path=test_ckpt, weights_only=False)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
 
-    _print_summary(cfg, metrics, ckpt_cb)
+    if rank_zero_only.rank == 0:
+        _print_summary(cfg, metrics, ckpt_cb)
     _finish_wandb(loggers)
     return metrics
+
+
+# ---------------------------------------------------------------------------- resume
+def _resume_checkpoint(cfg: DictConfig, run_dir: str) -> str | None:
+    """The checkpoint to continue from (``ckpt_path=…`` or ``resume=auto``), with loggers set up
+    to continue too: the W&B run id recorded by the resumed run, CSV metrics in a new sub-folder.
+    """
+    import torch
+    from omegaconf import open_dict
+
+    from srlab.resume import LAST_CKPT, latest_resumable_run, read_wandb_id
+
+    ckpt_path, resumed_run = cfg.get("ckpt_path"), None
+    if ckpt_path is None and cfg.get("resume") == "auto":
+        resumed_run = latest_resumable_run(cfg.paths.experiments_dir, cfg.experiment_name)
+        if resumed_run is None:
+            log.info("resume=auto: no earlier run of %s with %s; starting fresh", cfg.experiment_name, LAST_CKPT)
+            return None
+        ckpt_path = str(resumed_run / LAST_CKPT)
+        if os.path.abspath(resumed_run) != os.path.abspath(run_dir):  # e.g. inside a multirun
+            with open(os.path.join(run_dir, "resumed_from"), "w") as f:
+                f.write(f"{resumed_run}\n")
+    if ckpt_path is None:
+        return None
+    step = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True).get("global_step", 0)
+    log.info("resuming from %s (global step %d)", ckpt_path, step)
+    print(f"[srlab] resuming from {ckpt_path} at global step {step}", flush=True)
+    with open_dict(cfg):
+        wandb_id = read_wandb_id(resumed_run) if resumed_run is not None else None
+        if wandb_id and cfg.get("logger") and "wandb" in cfg.logger:
+            cfg.logger.wandb.id, cfg.logger.wandb.resume = wandb_id, "allow"
+        if cfg.get("logger") and "csv" in cfg.logger:
+            # CSVLogger deletes an existing metrics.csv: keep each attempt's metrics apart.
+            cfg.logger.csv.version = f"resumed_at_step_{step}"
+    return str(ckpt_path)
+
+
+def _record_wandb_id(loggers: list, run_dir: str) -> None:
+    """Save the W&B run id in the run directory, so that ``resume=auto`` logs into the same run."""
+    from srlab.resume import write_wandb_id
+
+    for lg in loggers:
+        if type(lg).__name__ == "WandbLogger":
+            write_wandb_id(run_dir, lg.experiment.id)
 
 
 def _print_summary(cfg: DictConfig, metrics: dict[str, float], ckpt_cb) -> None:
@@ -108,6 +165,8 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 def main() -> None:
     """Console entry point (``python -m srlab.train`` / ``srlab-train``)."""
+    with user_errors():  # unknown model=/data=/… options: one line listing the valid ones
+        check_group_choices(sys.argv[1:])
     _hydra_main()
 
 

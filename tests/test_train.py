@@ -77,3 +77,16 @@ def test_multirun_makes_one_run_directory_with_checkpoints_per_job(tmp_path, ima
     for run in runs:
         assert (run / "checkpoints" / "best.ckpt").is_file()
         assert (run / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_run_stopped_by_max_steps_mid_epoch_is_validated_and_checkpointed(tmp_path, image_dirs):
+    from srlab.train import train
+
+    out = tmp_path / "run"
+    # 40 patches / batch 4 = 10 steps per epoch; stop after 3.
+    overrides = fast_overrides(*image_dirs, steps=3) + ["data.patches_per_epoch=40"]
+    metrics = train(compose_train(overrides, output_dir=out))
+    assert "val/psnr" in metrics
+    best = out / "checkpoints" / "best.ckpt"
+    assert best.is_file()
+    assert torch.load(best, map_location="cpu", weights_only=True)["global_step"] == 3

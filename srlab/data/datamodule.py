@@ -11,12 +11,15 @@ a GPU, and the host only moves uint8 HR crops (4x less than float32).
 from __future__ import annotations
 
 import logging
+import os
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from srlab.data.datasets import RandomPatchDataset, WholeImageDataset
+from srlab.data.cache import DecodedImageCache
+from srlab.data.datasets import GridPatchDataset, RandomPatchDataset, WholeImageDataset
+from srlab.data.samplers import evaluation_sampler
 from srlab.data.sources import ImageSource
 from srlab.degradations.base import BicubicDegradation
 
@@ -33,10 +36,21 @@ class SRDataModule(L.LightningDataModule):
         scale: SR factor (2, 3, 4, …).
         patch_size: HR crop size in pixels (divisible by ``scale``).
         batch_size: training batch size (validation uses 1: images differ in size).
-        patches_per_epoch: crops per training epoch (so an epoch is a chosen number of steps).
+        patches_per_epoch: crops per training epoch (so an epoch is a chosen number of steps);
+            ``None`` = ``repeats`` crops per training image.
         num_workers: DataLoader workers for decoding and cropping.
         augment: random flips and 90° rotations.
-        in_memory: decode images once and keep them in RAM (small sets); else decode per crop.
+        in_memory: decode images once and keep them in RAM (small sets); else read them from the
+            decoded-image cache (``cache``) or, without it, decode the file for every crop.
+        cache: use the decoded-image cache when not ``in_memory`` (see :mod:`srlab.data.cache`).
+        cache_dir: where the cache lives (default ``<data root>/.srlab_cache`` via the configs).
+        patch_sampling: ``"random"`` crops, or ``"grid"``: every sub-image on a ``grid_stride`` grid
+            (SRCNN's 33x33 sub-images with stride 14).
+        grid_stride: stride of the ``"grid"`` sub-images in HR pixels.
+        repeats: crops per image per epoch (``"random"`` without ``patches_per_epoch``), or
+            passes over all sub-images per epoch (``"grid"``).
+        skip_bad_images: skip unreadable image files with a warning instead of stopping.
+        download: recorded for the configs (sources take it via interpolation); unused here.
         degradation: module ``(hr, generator) -> lr``; defaults to MATLAB bicubic with uint8 LR.
         val_degradation: degradation for validation/test; defaults to ``degradation``.
         seed: seed of the training and validation degradation generators.
@@ -53,10 +67,17 @@ class SRDataModule(L.LightningDataModule):
         scale: int = 3,
         patch_size: int = 48,
         batch_size: int = 64,
-        patches_per_epoch: int = 32_000,
+        patches_per_epoch: int | None = 32_000,
         num_workers: int = 2,
         augment: bool = True,
         in_memory: bool = True,
+        cache: bool = True,
+        cache_dir: str | None = None,
+        patch_sampling: str = "random",
+        grid_stride: int = 14,
+        repeats: int = 1,
+        skip_bad_images: bool = False,
+        download: bool = False,
         degradation: torch.nn.Module | None = None,
         val_degradation: torch.nn.Module | None = None,
         seed: int = 0,
@@ -67,16 +88,24 @@ class SRDataModule(L.LightningDataModule):
         super().__init__()
         if patch_size % scale:
             raise ValueError(f"data.patch_size={patch_size} must be divisible by data.scale={scale}")
+        if patch_sampling not in ("random", "grid"):
+            raise ValueError(f"data.patch_sampling must be 'random' or 'grid', got {patch_sampling!r}")
         self.train_source = train_source
         self.val_source = val_source
         self.test_source = test_source if test_source is not None else val_source
         self.scale = int(scale)
         self.patch_size = int(patch_size)
         self.batch_size = int(batch_size)
-        self.patches_per_epoch = int(patches_per_epoch)
+        self.patches_per_epoch = int(patches_per_epoch) if patches_per_epoch else None
         self.num_workers = int(num_workers)
         self.augment = augment
         self.in_memory = in_memory
+        if cache_dir is None:  # the configs pass ${paths.data_dir}/.srlab_cache
+            cache_dir = os.path.join(os.environ.get("SRLAB_DATA_DIR", "data"), ".srlab_cache")
+        self.cache = DecodedImageCache(cache_dir) if cache and not in_memory else None
+        self.patch_sampling, self.grid_stride, self.repeats = patch_sampling, int(grid_stride), int(repeats)
+        self.skip_bad_images = skip_bad_images
+        self.download = download
         self.degradation = degradation if degradation is not None else BicubicDegradation(scale)
         self.val_degradation = val_degradation if val_degradation is not None else self.degradation
         self.seed = int(seed)
@@ -86,23 +115,55 @@ class SRDataModule(L.LightningDataModule):
         self.train_set = self.val_set = self.test_set = None
 
     # ------------------------------------------------------------------ datasets
+    def prepare_data(self) -> None:
+        """Once per node (local rank 0): download missing data, build the decoded-image cache.
+
+        The other ranks then find everything in place in :meth:`setup`.
+        """
+        sources = [self.train_source, self.val_source, self.test_source]
+        for source in {id(s): s for s in sources}.values():
+            source.prepare()
+        if self.cache is not None:
+            for source in {id(s): s for s in sources}.values():
+                files = [source.file(i) for i in range(len(source))]
+                if all(f is not None for f in files):
+                    self.cache.build(files, self.skip_bad_images, desc=f"caching {type(source).__name__}")
+
+    def _whole_images(self, source: ImageSource) -> WholeImageDataset:
+        return WholeImageDataset(source, self.scale, self.in_memory, self.cache, self.skip_bad_images)
+
     def setup(self, stage: str | None = None) -> None:
+        common = dict(
+            augment=self.augment, in_memory=self.in_memory, cache=self.cache,
+            repeats=self.repeats, skip_bad_images=self.skip_bad_images,
+        )
         if stage in (None, "fit") and self.train_set is None:
-            self.train_set = RandomPatchDataset(
-                self.train_source, self.scale, self.patch_size, self.patches_per_epoch,
-                augment=self.augment, in_memory=self.in_memory,
-            )
+            if self.patch_sampling == "grid":
+                self.train_set = GridPatchDataset(
+                    self.train_source, self.scale, self.patch_size, self.grid_stride, **common
+                )
+            else:
+                self.train_set = RandomPatchDataset(
+                    self.train_source, self.scale, self.patch_size, self.patches_per_epoch, **common
+                )
+            log.info("training on %d %s patches per epoch", len(self.train_set), self.patch_sampling)
         if stage in (None, "fit", "validate") and self.val_set is None:
-            self.val_set = WholeImageDataset(self.val_source, self.scale, self.in_memory)
+            self.val_set = self._whole_images(self.val_source)
         if stage in (None, "test") and self.test_set is None:
-            self.test_set = WholeImageDataset(self.test_source, self.scale, self.in_memory)
+            self.test_set = (
+                self.val_set if self.test_source is self.val_source and self.val_set is not None
+                else self._whole_images(self.test_source)
+            )
 
     def _loader(self, dataset, batch_size: int, shuffle: bool, workers: int) -> DataLoader:
         on_cuda = self.trainer is not None and self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator"
+        # Evaluation under DDP: each image exactly once (Lightning's sampler would pad with repeats).
+        sampler = None if shuffle else evaluation_sampler(dataset, self.trainer)
         return DataLoader(
             dataset,
             batch_size=batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=workers,
             pin_memory=self.pin_memory and on_cuda,
             persistent_workers=workers > 0,
@@ -113,11 +174,14 @@ class SRDataModule(L.LightningDataModule):
         return self._loader(self.train_set, self.batch_size, True, self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
-        # Whole images differ in size: one per batch. Decoded up front, so no workers needed.
-        return self._loader(self.val_set, 1, False, 0 if self.in_memory else self.num_workers)
+        # Whole images differ in size: one per batch. In RAM or memory-mapped: no workers needed.
+        return self._loader(self.val_set, 1, False, self._eval_workers())
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, 1, False, 0 if self.in_memory else self.num_workers)
+        return self._loader(self.test_set, 1, False, self._eval_workers())
+
+    def _eval_workers(self) -> int:
+        return 0 if self.in_memory or self.cache is not None else self.num_workers
 
     # ------------------------------------------------------------------ LR on device
     def _generator(self, device: torch.device, seed: int | None = None) -> torch.Generator:

@@ -1,20 +1,32 @@
 """Torch datasets over an :class:`~srlab.data.sources.ImageSource`.
 
-Training yields random scale-aligned HR crops (uint8, flips and 90° rotations); the LR input is made
-later, on the device, by the degradation (see :mod:`srlab.data.datamodule`). Validation yields whole
-mod-cropped HR images.
+Training yields HR crops (uint8, optional flips and 90° rotations) — random ones
+(:class:`RandomPatchDataset`) or every sub-image on a fixed grid (:class:`GridPatchDataset`, SRCNN's
+33x33 / stride 14 protocol); the LR input is made later, on the device, by the degradation (see
+:mod:`srlab.data.datamodule`). Validation yields whole mod-cropped HR images.
+
+Where pixels come from is :class:`HRImages`' ``storage``: ``"memory"`` (decoded once into RAM: small
+sets), ``"cache"`` (decoded once into memory-mapped ``.npy`` files: large sets, see
+:mod:`srlab.data.cache`) or ``"decode"`` (the file is decoded for every sample: the naive baseline).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from srlab.data.cache import DecodedImageCache, MemmapImages
+from srlab.data.imageio import image_size
 from srlab.data.sources import ImageSource
+from srlab.errors import ConfigError, ImageReadError
 
 log = logging.getLogger(__name__)
+
+STORAGES = ("memory", "cache", "decode")
 
 
 def modcrop(img: torch.Tensor, scale: int) -> torch.Tensor:
@@ -34,16 +46,153 @@ def augment(patch: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
     return patch
 
 
+def crop_chw(
+    image: np.ndarray, y: int, x: int, size: int, flips: Sequence[bool] = (False, False, False)
+) -> torch.Tensor:
+    """``(H, W, C)`` array -> ``(3, size, size)`` uint8 crop at ``(y, x)``, flipped as :func:`augment`.
+
+    Works on views (a memory-mapped image reads only the rows it needs) and copies once.
+    """
+    patch = image[y : y + size, x : x + size]
+    if flips[0]:
+        patch = patch[:, ::-1]
+    if flips[1]:
+        patch = patch[::-1]
+    if flips[2]:
+        patch = patch.transpose(1, 0, 2)
+    chw = patch.transpose(2, 0, 1)
+    if chw.shape[0] == 1:  # grey: repeat to RGB so that every batch collates
+        chw = np.broadcast_to(chw, (3, *chw.shape[1:]))
+    return torch.from_numpy(np.array(chw, order="C"))  # a writable copy: memmaps are read-only
+
+
+class HRImages:
+    """The usable images of a source as ``(H, W, C)`` uint8 arrays, C = 1 or 3.
+
+    Images whose mod-cropped side is below ``min_size`` are skipped with a warning naming the file;
+    unreadable images raise :class:`~srlab.errors.ImageReadError` (naming the file), or are skipped
+    with a warning when ``skip_bad_images``.
+
+    Args:
+        source: the image collection.
+        storage: ``"memory"``, ``"cache"`` (needs ``cache`` and file-backed images; falls back to
+            memory otherwise) or ``"decode"``.
+        cache: the decoded-image cache for ``storage="cache"``.
+        scale: SR factor (sizes are checked after mod-cropping to it).
+        min_size: smallest usable side in pixels (the patch size for training).
+        skip_bad_images: skip unreadable files instead of failing.
+    """
+
+    def __init__(
+        self,
+        source: ImageSource,
+        storage: str = "memory",
+        cache: DecodedImageCache | None = None,
+        scale: int = 1,
+        min_size: int = 1,
+        skip_bad_images: bool = False,
+    ) -> None:
+        if storage not in STORAGES:
+            raise ConfigError(f"storage must be one of {STORAGES}, got {storage!r}")
+        n = len(source)
+        if storage == "cache" and (cache is None or any(source.file(i) is None for i in range(n))):
+            storage = "memory"  # nothing to key the cache on
+        self.source, self.storage, self.scale = source, storage, int(scale)
+        self.skip_bad_images = skip_bad_images
+        self._warned: set[int] = set()
+        self.indices: list[int] = []  # source index of each usable image
+        self.sizes: list[tuple[int, int]] = []  # (H, W) before mod-cropping
+        self._arrays: list[np.ndarray] | MemmapImages | None = None
+
+        if storage == "memory":
+            arrays = []
+            for i in range(n):
+                try:
+                    arr = source.load(i).permute(1, 2, 0).numpy()
+                except ImageReadError as e:
+                    self._bad(e)
+                    continue
+                if self._usable(i, arr.shape[:2], min_size):
+                    arrays.append(arr)
+            self._arrays = arrays
+        elif storage == "cache":
+            files = [source.file(i) for i in range(n)]
+            entries = cache.build(files, skip_bad_images=skip_bad_images, desc=f"caching {type(source).__name__}")
+            kept = []
+            for i, entry in enumerate(entries):
+                if entry is None:
+                    continue
+                shape = np.load(entry, mmap_mode="r").shape
+                if self._usable(i, shape[:2], min_size):
+                    kept.append(entry)
+            self._arrays = MemmapImages(kept)
+        else:
+            for i in range(n):
+                try:
+                    path = source.file(i)
+                    size = image_size(path) if path is not None else tuple(source.load(i).shape[-2:])
+                except ImageReadError as e:
+                    self._bad(e)
+                    continue
+                self._usable(i, size, min_size)
+        if not self.indices:
+            raise ConfigError(
+                f"no usable image in {source.describe()}: each needs a side of at least {min_size} px "
+                f"after mod-cropping to x{scale} (see the warnings above; lower data.patch_size?)"
+            )
+
+    def _bad(self, error: ImageReadError) -> None:
+        if not self.skip_bad_images:
+            raise error
+        log.warning("skipping unreadable image (data.skip_bad_images=true): %s", error)
+
+    def _usable(self, i: int, size: tuple[int, int], min_size: int) -> bool:
+        h, w = size[0] - size[0] % self.scale, size[1] - size[1] % self.scale
+        if min(h, w) < min_size:
+            what = self.source.file(i) or self.source.name(i)
+            log.warning("skipping %s: %dx%d is smaller than the %d px patch", what, size[1], size[0], min_size)
+            return False
+        self.indices.append(i)
+        self.sizes.append((int(size[0]), int(size[1])))
+        return True
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def name(self, k: int) -> str:
+        return self.source.name(self.indices[k])
+
+    def array(self, k: int) -> np.ndarray:
+        """Image ``k`` as ``(H, W, C)`` uint8 (a read-only memory map for the cache)."""
+        if self._arrays is not None:
+            return self._arrays[k]
+        return self.source.load(self.indices[k]).permute(1, 2, 0).numpy()
+
+
+def _patch_count(patches_per_epoch: int | None, repeats: int, n: int) -> int:
+    return int(patches_per_epoch) if patches_per_epoch else int(repeats) * n
+
+
 class RandomPatchDataset(Dataset):
-    """``patches_per_epoch`` random HR crops from the images of ``source``.
+    """Random scale-aligned HR crops: ``patches_per_epoch`` per epoch (default ``repeats`` per image).
 
-    Each item picks an image uniformly, a crop whose top-left corner lies on the ``scale`` grid (so
-    LR pixels align with HR pixel blocks), and, with ``augment``, a random flip/rotation. Randomness
-    comes from torch's global RNG, which PyTorch seeds per worker and per epoch from the main
-    process seed — runs are reproducible under ``seed_everything``.
+    Each item picks an image uniformly, a crop whose top-left corner lies on the ``scale`` grid
+    inside the mod-cropped image, and, with ``augment``, a random flip/rotation. Randomness comes
+    from torch's global RNG, which PyTorch seeds per worker and per epoch from the main process
+    seed — runs are reproducible under ``seed_everything``. Grey images are repeated to 3 channels
+    so that every batch collates.
 
-    Images are decoded once and kept in memory (``in_memory=True``) or decoded per item.
-    Grey images are repeated to 3 channels so that every batch collates.
+    Args:
+        source: HR images.
+        scale: SR factor; ``patch_size`` must be divisible by it.
+        patch_size: HR crop side in pixels.
+        patches_per_epoch: items per epoch; ``None`` = ``repeats × number of images``.
+        augment: random flips and 90° rotations.
+        in_memory: decode every image once into RAM; else use ``cache`` (or decode per sample
+            when ``cache`` is None).
+        cache: decoded-image cache for large images.
+        repeats: crops per image per epoch when ``patches_per_epoch`` is None.
+        skip_bad_images: skip unreadable files with a warning instead of failing.
 
     Item: ``{"hr": (3, patch_size, patch_size) uint8}``.
     """
@@ -53,71 +202,118 @@ class RandomPatchDataset(Dataset):
         source: ImageSource,
         scale: int,
         patch_size: int,
-        patches_per_epoch: int,
+        patches_per_epoch: int | None = None,
         augment: bool = True,
         in_memory: bool = True,
+        cache: DecodedImageCache | None = None,
+        repeats: int = 1,
+        skip_bad_images: bool = False,
     ) -> None:
         if patch_size % scale:
             raise ValueError(f"patch_size {patch_size} must be divisible by scale {scale}")
-        self.source = source
-        self.scale = scale
-        self.patch_size = patch_size
-        self.patches_per_epoch = int(patches_per_epoch)
-        self.augment = augment
-        self.images: list[torch.Tensor] | None = None
-        self.indices = list(range(len(source)))
-        if in_memory:
-            self.images, self.indices = [], []
-            for i in range(len(source)):
-                img = modcrop(source.load(i), scale)
-                if min(img.shape[-2:]) < patch_size:
-                    log.warning(
-                        "skipping %s: %dx%d is smaller than the %d px patch",
-                        source.name(i), img.shape[-1], img.shape[-2], patch_size,
-                    )
-                    continue
-                self.images.append(img)
-                self.indices.append(i)
-            if not self.images:
-                raise ValueError(f"no training image is at least {patch_size} px on each side")
+        storage = "memory" if in_memory else ("cache" if cache is not None else "decode")
+        self.images = HRImages(source, storage, cache, scale, patch_size, skip_bad_images)
+        self.scale, self.patch_size, self.augment = int(scale), int(patch_size), augment
+        self.patches_per_epoch = _patch_count(patches_per_epoch, repeats, len(self.images))
 
     def __len__(self) -> int:
         return self.patches_per_epoch
 
-    def _image(self, k: int) -> torch.Tensor:
-        if self.images is not None:
-            return self.images[k]
-        return modcrop(self.source.load(self.indices[k]), self.scale)
+    def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
+        for _ in range(100):
+            k = int(torch.randint(len(self.images), ()).item())
+            try:
+                image = self.images.array(k)
+                break
+            except ImageReadError as e:  # decode storage: a file broken past its header
+                if not self.images.skip_bad_images:
+                    raise
+                if k not in self.images._warned:
+                    self.images._warned.add(k)
+                    log.warning("skipping unreadable image (data.skip_bad_images=true): %s", e)
+        else:
+            raise ImageReadError(f"no readable image left in {self.images.source.describe()}")
+        h, w = image.shape[:2]
+        s, p = self.scale, self.patch_size
+        y = s * int(torch.randint((h - h % s - p) // s + 1, ()).item())
+        x = s * int(torch.randint((w - w % s - p) // s + 1, ()).item())
+        flips = torch.randint(2, (3,)).tolist() if self.augment else (0, 0, 0)
+        return {"hr": crop_chw(image, y, x, p, flips)}
+
+
+class GridPatchDataset(Dataset):
+    """Every ``patch_size`` sub-image on a ``stride`` grid of every (mod-cropped) image, in order.
+
+    SRCNN's training set (Dong et al., 2014/2016): 33x33 sub-images with stride 14 from T91, e.g.
+    ``data=t91 data.patch_sampling=grid data.patch_size=33 data.grid_stride=14 data.augment=false``.
+    The enumeration is deterministic (image order, then rows, then columns); the DataLoader
+    shuffles. An epoch visits every sub-image ``repeats`` times.
+
+    Item: ``{"hr": (3, patch_size, patch_size) uint8}``.
+    """
+
+    def __init__(
+        self,
+        source: ImageSource,
+        scale: int,
+        patch_size: int = 33,
+        stride: int = 14,
+        augment: bool = False,
+        in_memory: bool = True,
+        cache: DecodedImageCache | None = None,
+        repeats: int = 1,
+        skip_bad_images: bool = False,
+    ) -> None:
+        if patch_size % scale:
+            raise ValueError(f"patch_size {patch_size} must be divisible by scale {scale}")
+        if stride < 1:
+            raise ValueError(f"grid stride must be positive, got {stride}")
+        storage = "memory" if in_memory else ("cache" if cache is not None else "decode")
+        self.images = HRImages(source, storage, cache, scale, patch_size, skip_bad_images)
+        self.scale, self.patch_size, self.stride, self.augment = int(scale), int(patch_size), int(stride), augment
+        rows = []
+        for k, (h, w) in enumerate(self.images.sizes):
+            h, w = h - h % scale, w - w % scale
+            ys = np.arange(0, h - patch_size + 1, stride)
+            xs = np.arange(0, w - patch_size + 1, stride)
+            yy, xx = np.meshgrid(ys, xs, indexing="ij")
+            rows.append(np.stack([np.full(yy.size, k), yy.ravel(), xx.ravel()], axis=1))
+        self.grid = np.concatenate(rows).astype(np.int64)  # (N, 3): image, top, left
+        self.repeats = int(repeats)
+
+    def __len__(self) -> int:
+        return len(self.grid) * self.repeats
 
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
-        k = int(torch.randint(len(self.indices), ()).item())
-        img = self._image(k)
-        h, w = img.shape[-2:]
-        s, p = self.scale, self.patch_size
-        y = s * int(torch.randint((h - p) // s + 1, ()).item())
-        x = s * int(torch.randint((w - p) // s + 1, ()).item())
-        patch = img[:, y : y + p, x : x + p]
-        if self.augment:
-            patch = augment(patch, torch.randint(2, (3,), dtype=torch.bool))
-        if patch.shape[0] == 1:
-            patch = patch.expand(3, -1, -1)
-        return {"hr": patch.contiguous()}
+        k, y, x = (int(v) for v in self.grid[item % len(self.grid)])
+        flips = torch.randint(2, (3,)).tolist() if self.augment else (0, 0, 0)
+        return {"hr": crop_chw(self.images.array(k), y, x, self.patch_size, flips)}
 
 
 class WholeImageDataset(Dataset):
-    """Every image of ``source``, mod-cropped to ``scale``, channels kept (1 = grey, 3 = RGB).
+    """Every usable image of ``source``, mod-cropped to ``scale``, channels kept (1 = grey, 3 = RGB).
 
     Item: ``{"hr": (C, H, W) uint8, "index": int, "name": str}``. Use with ``batch_size=1``.
     """
 
-    def __init__(self, source: ImageSource, scale: int, in_memory: bool = True) -> None:
-        self.source = source
-        self.scale = scale
-        self.images = [modcrop(source.load(i), scale) for i in range(len(source))] if in_memory else None
+    def __init__(
+        self,
+        source: ImageSource,
+        scale: int,
+        in_memory: bool = True,
+        cache: DecodedImageCache | None = None,
+        skip_bad_images: bool = False,
+    ) -> None:
+        storage = "memory" if in_memory else ("cache" if cache is not None else "decode")
+        self.images = HRImages(source, storage, cache, scale, scale, skip_bad_images)
+        self.source, self.scale = source, scale
 
     def __len__(self) -> int:
-        return len(self.source)
+        return len(self.images)
 
     def __getitem__(self, index: int) -> dict:
-        img = self.images[index] if self.images is not None else modcrop(self.source.load(index), self.scale)
-        return {"hr": img, "index": index, "name": self.source.name(index)}
+        hwc = self.images.array(index)
+        h, w = hwc.shape[:2]
+        hwc = hwc[: h - h % self.scale, : w - w % self.scale]
+        img = torch.from_numpy(np.array(hwc.transpose(2, 0, 1), order="C"))
+        return {"hr": img, "index": index, "name": self.images.name(index)}

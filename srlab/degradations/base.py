@@ -1,9 +1,17 @@
 """The degradation contract: ``degrade(hr, generator) -> lr`` on batched float tensors.
 
-A degradation maps HR images ``(B, C, H, W)`` in [0, 1] to LR images ``(B, C, H/s, W/s)`` in
-[0, 1]. Random ones draw all their parameters from the ``generator`` first (one draw per sample)
-and apply them second — kornia's sample-then-apply — so a fixed generator seed replays the same
-LR images, which is what validation does every epoch.
+A degradation maps HR images ``(B, C, H, W)`` in [0, 1] (C = 1 grey or 3 RGB) to LR images
+``(B, C, H/s, W/s)`` in [0, 1]. Random ones draw all their parameters from the ``generator`` first
+(one draw per sample) and apply them second — kornia's sample-then-apply — so a fixed generator
+seed replays the same LR images, which is what validation does every epoch.
+
+:class:`DegradationStep` is the building block of
+:class:`~srlab.degradations.pipeline.DegradationPipeline`:
+``sample_params(batch_size, generator, device) -> params`` draws every random number the step
+needs (noise fields are drawn from a seed that is itself drawn here), and
+``apply_params(x, params)`` is a pure, differentiable function of the image and those
+parameters. ``p`` is the probability that a sample goes through the step at all (the others pass
+unchanged).
 """
 
 from __future__ import annotations
@@ -11,7 +19,58 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from srlab.degradations.resize import imresize, quantize
+from srlab.degradations.resize import imresize, quantize, resized_length
+
+Params = dict[str, torch.Tensor]
+
+
+def uniform(
+    n: int, low: float, high: float, generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
+    """``n`` draws from U[low, high) as float32 on ``device``, drawn from ``generator``.
+
+    Drawn on the generator's own device (a CPU generator can drive a CUDA pipeline) and moved.
+    """
+    gen_device = generator.device if generator is not None else device
+    u = torch.rand(n, generator=generator, device=gen_device, dtype=torch.float32)
+    return (low + (high - low) * u).to(device)
+
+
+def bernoulli(
+    n: int, p: float, generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
+    """``n`` booleans, each True with probability ``p``, drawn from ``generator``."""
+    if p >= 1:
+        return torch.ones(n, dtype=torch.bool, device=device)
+    if p <= 0:
+        return torch.zeros(n, dtype=torch.bool, device=device)
+    return uniform(n, 0.0, 1.0, generator, device) < p
+
+
+def draw_seed(generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """A 62-bit seed drawn from ``generator`` (0-d int64 on CPU), for steps that draw noise."""
+    gen_device = generator.device if generator is not None else device
+    return torch.randint(0, 2**62, (), generator=generator, device=gen_device).cpu()
+
+
+def seeded_generator(seed: torch.Tensor, device: torch.device) -> torch.Generator:
+    """A generator on ``device`` seeded by a :func:`draw_seed` value (replays the same field)."""
+    return torch.Generator(device=device).manual_seed(int(seed))
+
+
+def check_range(
+    name: str, value, low: float | None = None, high: float | None = None
+) -> tuple[float, float]:
+    """``value`` as a ``(lo, hi)`` float pair (a single number means ``(v, v)``), validated."""
+    if isinstance(value, (int, float)):
+        lo = hi = float(value)
+    else:
+        lo, hi = (float(v) for v in value)
+    if lo > hi:
+        raise ValueError(f"{name}: lower bound {lo} exceeds upper bound {hi}")
+    if (low is not None and lo < low) or (high is not None and hi > high):
+        raise ValueError(f"{name}: ({lo}, {hi}) outside [{low}, {high}]")
+    return lo, hi
 
 
 class Degradation(nn.Module):
@@ -23,9 +82,92 @@ class Degradation(nn.Module):
         raise NotImplementedError
 
 
+class DegradationStep(nn.Module):
+    """One stage of a pipeline: parameters drawn by ``sample_params``, applied by ``apply_params``.
+
+    Subclasses implement ``_draw(batch_size, generator, device) -> params`` and
+    ``_degrade(x, params) -> x`` (all samples degraded); this class adds the per-sample probability
+    ``p`` (samples not drawn keep their input) and ``forward(x, generator)`` for standalone use.
+    Steps that change the image size set ``resizes = True`` and implement ``output_size``.
+
+    Args:
+        p: probability that a sample goes through this step.
+    """
+
+    resizes: bool = False
+
+    def __init__(self, p: float = 1.0) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{type(self).__name__}: p must lie in [0, 1], got {p}")
+        if self.resizes and p != 1.0:
+            raise ValueError(f"{type(self).__name__} changes the image size, so p must be 1")
+        self.p = float(p)
+
+    def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """Spatial size ``(H, W)`` of the output for an input of ``size``."""
+        return size
+
+    def sample_params(
+        self, batch_size: int, generator: torch.Generator | None, device: torch.device
+    ) -> Params:
+        """Draw this step's parameters for ``batch_size`` samples from ``generator``."""
+        params = self._draw(batch_size, generator, torch.device(device))
+        if self.p < 1.0:
+            params["applied"] = bernoulli(batch_size, self.p, generator, torch.device(device))
+        return params
+
+    def apply_params(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        """``x (B,C,H,W)`` -> degraded ``(B,C,H',W')``; a pure function of ``x`` and ``params``."""
+        applied = params.get("applied")
+        if applied is not None and not bool(applied.any()):
+            return x
+        out = self._degrade(x, params)
+        if applied is None:
+            return out
+        return torch.where(applied.view(-1, 1, 1, 1), out, x)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.apply_params(x, self.sample_params(x.shape[0], generator, x.device))
+
+    def _draw(
+        self, batch_size: int, generator: torch.Generator | None, device: torch.device
+    ) -> Params:
+        return {}
+
+    def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Downscale(DegradationStep):
+    """MATLAB bicubic downscaling by ``scale`` (antialiased, symmetric borders); not random.
+
+    Shapes: ``(B,C,H,W)`` -> ``(B,C,ceil(H/scale),ceil(W/scale))``.
+    """
+
+    resizes = True
+
+    def __init__(self, scale: float, antialias: bool = True) -> None:
+        super().__init__(p=1.0)
+        if scale <= 0:
+            raise ValueError(f"Downscale: scale must be positive, got {scale}")
+        self.scale = scale
+        self.antialias = antialias
+
+    def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        return resized_length(size[0], 1.0 / self.scale), resized_length(size[1], 1.0 / self.scale)
+
+    def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        return imresize(x, 1.0 / self.scale, antialias=self.antialias)
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale}, antialias={self.antialias}"
+
+
 class BicubicDegradation(Degradation):
-    """The classic SR setting: MATLAB bicubic downscaling by ``scale``, then (by default) rounding to
-    the uint8 grid, since benchmark LR images are stored as 8-bit files.
+    """The classic SR setting: MATLAB bicubic downscaling by ``scale``, then (by default) rounding
+    to the uint8 grid, since benchmark LR images are stored as 8-bit files. Deterministic; the
+    ``generator`` is accepted for the contract and unused.
 
     Args:
         scale: integer downscaling factor.

@@ -1,0 +1,1 @@
+"""Lightning callbacks and plugins used by srlab's configs (``conf/callbacks/``); one per module."""

@@ -1,0 +1,343 @@
+"""Finding and loading trained models: ``ckpt=`` as a file, a run directory, a bundled name or
+``bicubic``.
+
+* a ``.ckpt`` file written by ``srlab.train`` (or any file with srlab's checkpoint layout);
+* a run directory (``experiments/<name>/<timestamp>``): its ``checkpoints/best.ckpt``, else
+  ``checkpoints/last.ckpt``;
+* a bundled name: a small checkpoint shipped in ``srlab/weights/`` and listed in
+  ``srlab/weights/registry.json`` with its metadata (see :func:`bundled_weights`);
+* ``bicubic``: the protocol's MATLAB-style bicubic (no weights), the baseline of every table.
+
+Checkpoints are always read with ``torch.load(weights_only=True)`` (no code runs on load) and the
+network is rebuilt from the ``net_config`` stored in it (:func:`srlab.lit_module.net_from_checkpoint`),
+so nothing of the training set-up needs to be around. A checkpoint that does not match what the
+caller asked for (another scale, another architecture) raises a :class:`~srlab.errors.SrlabError`
+that says so, before any weights are copied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from srlab.errors import SrlabError
+
+log = logging.getLogger(__name__)
+
+BICUBIC = "bicubic"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+REGISTRY_FILE = WEIGHTS_DIR / "registry.json"
+# Checked in this order inside a run directory (the train config's ModelCheckpoint names).
+RUN_DIR_CANDIDATES = ("checkpoints/best.ckpt", "checkpoints/last.ckpt", "best.ckpt", "last.ckpt")
+
+
+class CheckpointError(SrlabError):
+    """A checkpoint cannot be found, read, or does not match the requested model."""
+
+
+@dataclass
+class LoadedModel:
+    """A network ready for inference plus where it came from.
+
+    Attributes:
+        net: the network in eval mode, on the requested device (``net(lr) -> sr``).
+        name: what the user asked for, resolved (a path, a bundled name or ``bicubic``).
+        scale: upscaling factor of ``net``.
+        in_channels: colour mode of ``net`` (1 = Y of BT.601 YCbCr, 3 = RGB).
+        path: the checkpoint file; ``None`` for ``bicubic``.
+        meta: the checkpoint's ``srlab`` metadata (plus the registry entry of a bundled name).
+    """
+
+    net: nn.Module
+    name: str
+    scale: int
+    in_channels: int
+    path: Path | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_bicubic(self) -> bool:
+        return self.path is None
+
+    def describe(self) -> str:
+        colour = "Y" if self.in_channels == 1 else "RGB"
+        arch = type(self.net).__name__
+        where = f" from {self.path}" if self.path is not None else ""
+        return f"{arch} x{self.scale} ({colour}){where}"
+
+
+# ---------------------------------------------------------------------------- bundled weights
+def bundled_weights(weights_dir: Path = WEIGHTS_DIR) -> dict[str, dict[str, Any]]:
+    """The registry of checkpoints shipped in ``srlab/weights/``: ``{name: metadata}``.
+
+    Each entry has at least ``file`` (relative to ``srlab/weights``), ``scale``, ``in_channels``
+    and ``description``; ``sha256`` is checked on load when present.
+    """
+    registry = Path(weights_dir) / REGISTRY_FILE.name
+    if not registry.is_file():
+        return {}
+    with open(registry, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def valid_names() -> list[str]:
+    """Every name ``ckpt=`` accepts besides paths: ``bicubic`` and the bundled checkpoints."""
+    return [BICUBIC, *sorted(bundled_weights())]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------- resolution
+def _from_run_dir(folder: Path) -> Path:
+    for rel in RUN_DIR_CANDIDATES:
+        if (folder / rel).is_file():
+            return folder / rel
+    runs = sorted(
+        p.parent.parent
+        for p in folder.glob("*/checkpoints/*.ckpt")
+        if p.name in ("best.ckpt", "last.ckpt")
+    )
+    runs = sorted(set(runs))
+    if len(runs) == 1:
+        return _from_run_dir(runs[0])
+    if runs:
+        listing = "\n  ".join(str(r) for r in runs[-10:])
+        raise CheckpointError(
+            f"{folder} holds {len(runs)} runs; pass one of them as ckpt= (latest last):\n  {listing}"
+        )
+    raise CheckpointError(
+        f"no checkpoint in run directory {folder}: expected "
+        + " or ".join(str(folder / r) for r in RUN_DIR_CANDIDATES[:2])
+    )
+
+
+def resolve_checkpoint(spec: str | Path) -> tuple[str, Path | None, dict[str, Any]]:
+    """``ckpt=`` value -> ``(name, checkpoint file or None for bicubic, registry entry or {})``.
+
+    Raises:
+        CheckpointError: a path that does not exist, a run directory without a checkpoint, or an
+            unknown name (the message lists the valid names).
+    """
+    text = str(spec).strip()
+    if text.lower() == BICUBIC:
+        return BICUBIC, None, {}
+    path = Path(text).expanduser()
+    if path.is_file():
+        return str(path), path, {}
+    if path.is_dir():
+        found = _from_run_dir(path)
+        log.info("ckpt=%s -> %s", text, found)
+        return str(found), found, {}
+    registry = bundled_weights()
+    if text in registry:
+        entry = dict(registry[text])
+        file = WEIGHTS_DIR / entry["file"]
+        if not file.is_file():
+            raise CheckpointError(
+                f"bundled checkpoint {text!r} is registered but {file} is missing"
+            )
+        return text, file, entry
+    looks_like_path = any(sep in text for sep in ("/", "\\")) or path.suffix in (
+        ".ckpt",
+        ".pt",
+        ".pth",
+    )
+    if looks_like_path:
+        raise CheckpointError(f"checkpoint not found: {path}")
+    raise CheckpointError(
+        f"unknown checkpoint {text!r}: not a file, not a run directory, not a bundled name. "
+        f"Valid names: {', '.join(valid_names())} (or a .ckpt path / run directory)."
+    )
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)`` with errors a user can act on."""
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError as e:
+        raise CheckpointError(f"checkpoint not found: {path}") from e
+    except Exception as e:  # unpickling, zip, or weights_only allow-list failures
+        raise CheckpointError(
+            f"cannot read checkpoint {path} with torch.load(weights_only=True): "
+            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        ) from e
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise CheckpointError(f"{path} is not an srlab checkpoint (no 'state_dict')")
+    return ckpt
+
+
+def checkpoint_meta(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The ``srlab`` block of a checkpoint, with ``scale``/``in_channels`` filled from ``net_config``."""
+    meta = dict(ckpt.get("srlab") or {})
+    net_config = meta.get("net_config") or (ckpt.get("hyper_parameters") or {}).get("net_config")
+    meta["net_config"] = net_config
+    if net_config:
+        meta.setdefault("scale", net_config.get("scale"))
+        meta.setdefault("in_channels", net_config.get("in_channels"))
+    return meta
+
+
+def _target_name(target: str | None) -> str:
+    return (target or "?").rsplit(".", 1)[-1]
+
+
+def check_compatible(
+    meta: dict[str, Any],
+    source: str,
+    scale: int | None = None,
+    net_config: dict[str, Any] | None = None,
+) -> None:
+    """Raise :class:`CheckpointError` when a checkpoint is not the model that was asked for.
+
+    Args:
+        meta: :func:`checkpoint_meta` of the checkpoint.
+        source: how to name the checkpoint in messages.
+        scale: requested upscaling factor (``None`` = take the checkpoint's).
+        net_config: requested network config (e.g. the ``model.net`` group of a config); its
+            ``_target_`` and every architecture key must equal the stored ones (``scale`` is checked
+            separately, keys the checkpoint lacks are ignored).
+    """
+    stored = meta.get("net_config") or {}
+    ckpt_scale = meta.get("scale")
+    if scale is not None and ckpt_scale is not None and int(scale) != int(ckpt_scale):
+        raise CheckpointError(
+            f"{source} holds a x{ckpt_scale} {_target_name(stored.get('_target_'))} model, "
+            f"but scale={scale} was requested; pass a x{scale} checkpoint or drop scale= "
+            "(the checkpoint's scale is used by default)."
+        )
+    if not net_config:
+        return
+    want_target, have_target = net_config.get("_target_"), stored.get("_target_")
+    if want_target and have_target and want_target != have_target:
+        raise CheckpointError(
+            f"{source} holds a {_target_name(have_target)} network, but the requested model is "
+            f"{_target_name(want_target)}; drop model= to use the checkpoint's own architecture."
+        )
+    diffs = [
+        f"{k}={stored[k]!r} (requested {v!r})"
+        for k, v in net_config.items()
+        if k not in ("_target_", "scale") and k in stored and stored[k] != v
+    ]
+    if diffs:
+        raise CheckpointError(
+            f"{source} does not match the requested {_target_name(want_target)} architecture: "
+            f"checkpoint has {', '.join(diffs)}."
+        )
+
+
+def load_model(
+    spec: str | Path,
+    scale: int | None = None,
+    net_config: dict[str, Any] | None = None,
+    device: str | torch.device = "cpu",
+    bicubic_channels: int = 3,
+) -> LoadedModel:
+    """Load what ``ckpt=`` names as a ready network (eval mode, on ``device``).
+
+    Args:
+        spec: a ``.ckpt`` path, a run directory, a bundled name, or ``bicubic``.
+        scale: requested factor; required for ``bicubic``, checked against a checkpoint.
+        net_config: requested architecture, checked against the checkpoint (optional).
+        device: where the network goes.
+        bicubic_channels: colour mode of the bicubic model (3 = RGB; bicubic is per channel).
+
+    Raises:
+        CheckpointError: see :func:`resolve_checkpoint` and :func:`check_compatible`.
+    """
+    from srlab.lit_module import net_from_checkpoint
+    from srlab.models.bicubic import Bicubic
+
+    name, path, entry = resolve_checkpoint(spec)
+    if path is None:
+        if scale is None:
+            raise CheckpointError(
+                "ckpt=bicubic has no scale of its own: pass scale=N (e.g. scale=3)"
+            )
+        net = Bicubic(scale=int(scale), in_channels=bicubic_channels).eval().to(device)
+        return LoadedModel(net, BICUBIC, int(scale), bicubic_channels, None, {"bicubic": True})
+    if entry.get("sha256") and _sha256(path) != entry["sha256"]:
+        raise CheckpointError(f"bundled checkpoint {name!r} ({path}) fails its sha256 check")
+    ckpt = read_checkpoint(path)
+    meta = checkpoint_meta(ckpt)
+    if not meta.get("net_config"):
+        raise CheckpointError(
+            f"{path} is not an srlab checkpoint: it stores no network config (net_config); "
+            "checkpoints written by srlab.train do."
+        )
+    check_compatible(meta, str(path), scale=scale, net_config=net_config)
+    try:
+        net = net_from_checkpoint(ckpt, source=str(path))
+    except (RuntimeError, KeyError, ValueError) as e:
+        raise CheckpointError(
+            f"{path}: the stored weights do not fit the stored network config: {e}"
+        ) from e
+    net = net.to(device).eval()
+    meta.update({k: v for k, v in entry.items() if k not in meta})
+    return LoadedModel(net, name, int(net.scale), int(getattr(net, "in_channels", 3)), path, meta)
+
+
+# ---------------------------------------------------------------------------- bundling
+def strip_checkpoint(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """What inference needs of a training checkpoint: weights, srlab metadata, hyper-parameters."""
+    keep = (
+        "state_dict",
+        "srlab",
+        "hyper_parameters",
+        "global_step",
+        "epoch",
+        "pytorch-lightning_version",
+    )
+    return {k: ckpt[k] for k in keep if k in ckpt}
+
+
+def bundle_checkpoint(
+    source: str | Path,
+    name: str,
+    description: str,
+    extra: dict[str, Any] | None = None,
+    weights_dir: Path = WEIGHTS_DIR,
+) -> Path:
+    """Ship a trained checkpoint as ``srlab/weights/<name>.ckpt`` and register it.
+
+    The optimizer and loop states are dropped (a weights-only file of a few tens of kB for
+    SRCNN); the registry entry records scale, colour mode, architecture, sha256 and ``extra``.
+    """
+    src = resolve_checkpoint(source)[1]
+    if src is None:
+        raise CheckpointError("bicubic has no weights to bundle")
+    ckpt = strip_checkpoint(read_checkpoint(src))
+    meta = checkpoint_meta(ckpt)
+    weights_dir = Path(weights_dir)
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    out = weights_dir / f"{name}.ckpt"
+    torch.save(ckpt, out)
+    registry = bundled_weights(weights_dir)
+    registry[name] = {
+        "file": out.name,
+        "description": description,
+        "architecture": _target_name((meta.get("net_config") or {}).get("_target_")),
+        "net_config": meta.get("net_config"),
+        "scale": meta.get("scale"),
+        "in_channels": meta.get("in_channels"),
+        "global_step": ckpt.get("global_step"),
+        "sha256": _sha256(out),
+        **(extra or {}),
+    }
+    with open(weights_dir / REGISTRY_FILE.name, "w", encoding="utf-8") as f:
+        json.dump(registry, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return out

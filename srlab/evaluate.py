@@ -1,0 +1,210 @@
+"""Evaluate a model on benchmark sets with the paper protocol and print a markdown table:
+
+    python -m srlab.evaluate model=bicubic data=benchmark data.sets=[Set5,Set14] data.scales=[2,3,4]
+    python -m srlab.evaluate ckpt=experiments/<run> data.sets=[Set5,Set14,BSD100,Urban100]
+
+Hydra composes ``conf/evaluate.yaml``. The model (``model.net`` of a model config) and the
+degradation are instantiated once per scale; the scoring lives in :mod:`srlab.evaluation`.
+
+With ``ckpt=`` (a ``.ckpt`` file, a run directory, a bundled name; see :mod:`srlab.checkpoints`)
+the trained network is scored at the checkpoint's scale with the bicubic row beside it, and the
+table is written next to the checkpoint as ``<stem>_eval.md`` and ``<stem>_eval.csv`` (plus
+``<stem>_eval_per_image.csv`` with ``per_image=true``); ``logger=wandb`` logs the rows as W&B tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from srlab.config import CONFIG_DIR
+from srlab.errors import ConfigError, user_errors
+
+log = logging.getLogger("srlab.evaluate")
+
+
+def evaluate(cfg: DictConfig) -> list[dict]:
+    """Run the configured evaluation; print (and save) the table; one dict per (set, scale)."""
+    from srlab.evaluation import evaluate as run_evaluation
+    from srlab.evaluation import format_markdown, instantiate_for_scale
+
+    scales = [int(s) for s in cfg.data.scales]
+    sets = list(cfg.data.sets)
+    if not scales or not sets:
+        raise ConfigError("data.sets and data.scales must name at least one set and one scale")
+    if cfg.table not in ("wide", "long"):
+        raise ConfigError(f"table must be 'wide' or 'long', got {cfg.table!r}")
+    if cfg.get("ckpt"):
+        return evaluate_checkpoint(cfg, sets, scales)
+    net_node = "model.net" if OmegaConf.select(cfg, "model.net") is not None else "model"
+    results = run_evaluation(
+        net_for_scale=lambda s: instantiate_for_scale(cfg, net_node, s),
+        sets=sets,
+        scales=scales,
+        root=cfg.data.root,
+        degradation_for_scale=lambda s: instantiate_for_scale(cfg, "degradation", s),
+        device=cfg.device,
+        seed=int(cfg.seed),
+        round_y=bool(cfg.round_y),
+        model_name=str(cfg.model_name),
+        log=log.info,
+    )
+    table = format_markdown(results, layout=cfg.table)
+    print(table, flush=True)
+    if cfg.save:
+        out = cfg.paths.output_dir
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "results.md"), "w") as f:
+            f.write(table + "\n")
+        with open(os.path.join(out, "results.json"), "w") as f:
+            json.dump([r.as_dict() for r in results], f, indent=2)
+        log.info("results saved in %s", out)
+    return [r.as_dict(per_image=False) for r in results]
+
+
+def _overridden(key: str) -> bool:
+    """Whether ``key`` was given on the command line (Hydra's task overrides)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return False
+    overrides = HydraConfig.get().overrides.task
+    return any(o.lstrip("+~").split("=", 1)[0] == key for o in overrides)
+
+
+def _label(model) -> str:
+    """Row label of a loaded model: bundled name, or ``Arch (run/ckpt)`` for a file."""
+    if model.is_bicubic or model.path is None:
+        return "bicubic"
+    if model.meta.get("sha256"):  # bundled
+        return model.name
+    ckpt = model.path
+    run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+    return f"{type(model.net).__name__} ({run.name}/{ckpt.stem})"
+
+
+def _result_dir(cfg: DictConfig, model) -> Path:
+    """Next to the checkpoint; for bundled weights (inside the package) the run directory."""
+    from srlab.checkpoints import WEIGHTS_DIR
+
+    if model.path is not None and model.path.resolve().parent != WEIGHTS_DIR:
+        return model.path.parent
+    return Path(str(cfg.paths.output_dir))
+
+
+def evaluate_checkpoint(cfg: DictConfig, sets: list[str], scales: list[int]) -> list[dict]:
+    """``ckpt=`` mode of :func:`evaluate`: the checkpoint's network and bicubic, side by side."""
+    from srlab.checkpoints import load_model
+    from srlab.evaluation import evaluate as run_evaluation
+    from srlab.evaluation import format_markdown, instantiate_for_scale
+    from srlab.models.bicubic import Bicubic
+
+    net_config = None
+    if _overridden("model") and OmegaConf.select(cfg, "model.net") is not None:
+        net_config = OmegaConf.to_container(cfg.model.net, resolve=False)
+    requested = scales if _overridden("data.scales") else [None]
+    model = None
+    for scale in requested:  # every explicitly requested scale must be the checkpoint's
+        model = load_model(cfg.ckpt, scale=scale, device="cpu")
+    if net_config is not None:
+        from srlab.checkpoints import check_compatible
+
+        net_config = {k: v for k, v in net_config.items() if not (isinstance(v, str) and "${" in v)}
+        check_compatible(model.meta, str(model.path), net_config=net_config)
+    if model.is_bicubic:
+        raise ConfigError(
+            "ckpt=bicubic: use model=bicubic data.scales=[…] for the bicubic baseline"
+        )
+    scale = model.scale
+    label = str(cfg.model_name) if _overridden("model_name") else _label(model)
+    log.info("evaluating %s at x%d on %s", model.describe(), scale, ", ".join(sets))
+    common = dict(
+        sets=sets,
+        scales=[scale],
+        root=cfg.data.root,
+        degradation_for_scale=lambda s: instantiate_for_scale(cfg, "degradation", s),
+        device=cfg.device,
+        seed=int(cfg.seed),
+        round_y=bool(cfg.round_y),
+        log=log.info,
+    )
+    ours = run_evaluation(net_for_scale=lambda s: model.net, model_name=label, **common)
+    # The papers' bicubic row: RGB bicubic, then Y (a Y-channel bicubic differs by ~0.01 dB).
+    bicubic = run_evaluation(net_for_scale=lambda s: Bicubic(s, 3), model_name="bicubic", **common)
+    results = [r for pair in zip(ours, bicubic, strict=True) for r in pair]
+    table = format_markdown(results, layout=cfg.table)
+    print(table, flush=True)
+    if cfg.save:
+        _write_results(
+            _result_dir(cfg, model), model.path.stem, table, results, bool(cfg.per_image)
+        )
+    _log_tables(cfg, results, bool(cfg.per_image))
+    return [r.as_dict(per_image=False) for r in results]
+
+
+SUMMARY_COLUMNS = ["model", "dataset", "scale", "psnr", "ssim", "images", "seconds"]
+PER_IMAGE_COLUMNS = ["model", "dataset", "scale", "image", "psnr", "ssim"]
+
+
+def _rows(results, per_image: bool) -> list[list]:
+    if per_image:
+        return [
+            [r.model, r.dataset, r.scale, row["name"], row["psnr"], row["ssim"]]
+            for r in results
+            for row in r.per_image
+        ]
+    return [[r.model, r.dataset, r.scale, r.psnr, r.ssim, r.images, r.seconds] for r in results]
+
+
+def _write_results(folder: Path, stem: str, table: str, results, per_image: bool) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}_eval.md").write_text(table + "\n")
+    files = [(folder / f"{stem}_eval.csv", SUMMARY_COLUMNS, _rows(results, False))]
+    if per_image:
+        files.append(
+            (folder / f"{stem}_eval_per_image.csv", PER_IMAGE_COLUMNS, _rows(results, True))
+        )
+    for path, columns, rows in files:
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(columns)
+            writer.writerows(rows)
+    log.info("results saved as %s_eval.{md,csv} in %s", stem, folder)
+
+
+def _log_tables(cfg: DictConfig, results, per_image: bool) -> None:
+    """W&B tables ``eval/results`` (and ``eval/per_image``) when a logger is configured."""
+    from srlab.utils.instantiate import instantiate_loggers
+
+    loggers = [lg for lg in instantiate_loggers(cfg.get("logger")) if hasattr(lg, "log_table")]
+    for lg in loggers:
+        lg.log_table(key="eval/results", columns=SUMMARY_COLUMNS, data=_rows(results, False))
+        if per_image:
+            lg.log_table(key="eval/per_image", columns=PER_IMAGE_COLUMNS, data=_rows(results, True))
+    if loggers:
+        import wandb
+
+        if wandb.run is not None:
+            log.info("W&B tables logged to %s", wandb.run.dir)
+            wandb.finish()
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
+def _hydra_main(cfg: DictConfig) -> None:
+    with user_errors():
+        evaluate(cfg)
+
+
+def main() -> None:
+    """Console entry point (``python -m srlab.evaluate`` / ``srlab-evaluate``)."""
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,344 @@
+"""Degradation steps and pipelines: shape, range, determinism, gradients, grey images, CUDA."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from srlab.degradations import (
+    JPEG,
+    BicubicDegradation,
+    DegradationPipeline,
+    Downscale,
+    GaussianBlur,
+    GaussianNoise,
+    OneOf,
+    PoissonNoise,
+    convolve_per_sample,
+    gaussian_kernels,
+    imresize,
+    jpeg_compress,
+)
+from tests.conftest import compose_train
+
+CONFIGS = ["bicubic", "blur_bicubic", "noisy", "realistic"]
+
+
+def _steps():
+    """Every random step, configured so that it visibly changes the image."""
+    return {
+        "blur_iso": GaussianBlur(sigma_range=(0.5, 2.0), kernel_size=9),
+        "blur_aniso": GaussianBlur(sigma_range=(0.5, 3.0), kernel_size=11, anisotropic_prob=1.0),
+        "gaussian_noise": GaussianNoise(sigma_range=(5, 20), grey_prob=0.5),
+        "poisson_noise": PoissonNoise(scale_range=(0.5, 2.0), grey_prob=0.5),
+        "jpeg": JPEG(quality_range=(20, 60)),
+        "one_of": OneOf({"g": GaussianNoise((5, 20)), "p": PoissonNoise((0.5, 2.0))}),
+    }
+
+
+def _config_pipeline(name: str, scale: int = 3):
+    from hydra.utils import instantiate
+
+    return instantiate(compose_train([f"degradation={name}", f"data.scale={scale}"]).degradation)
+
+
+def _images(b=4, c=3, h=24, w=30, seed=0, device="cpu", dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.linspace(0, 6, h), torch.linspace(0, 6, w), indexing="ij")
+    base = 0.5 + 0.3 * torch.sin(
+        yy[None, None] + xx[None, None] * torch.rand(b, c, 1, 1, generator=g) * 2
+    )
+    return base.to(device=device, dtype=dtype)
+
+
+# --------------------------------------------------------------------------- every step
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("name", list(_steps()))
+def test_step_shape_range_determinism_and_gradient(name, channels):
+    step = _steps()[name]
+    x = _images(c=channels)
+    out = step(x, generator=torch.Generator().manual_seed(1))
+    assert out.shape == x.shape and out.dtype == x.dtype
+    assert out.min() >= 0 and out.max() <= 1
+    assert (out - x).abs().mean() > 1e-3  # it does something
+    again = step(x, generator=torch.Generator().manual_seed(1))
+    other = step(x, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(out, again)
+    assert not torch.equal(out, other)
+    # sample-then-apply: the parameters alone fix the output.
+    params = step.sample_params(x.shape[0], torch.Generator().manual_seed(1), x.device)
+    assert torch.equal(step.apply_params(x, params), out)
+    xg = x.clone().requires_grad_(True)
+    step(xg, generator=torch.Generator().manual_seed(1)).sum().backward()
+    assert xg.grad is not None and torch.isfinite(xg.grad).all() and xg.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", list(_steps()))
+def test_step_probability_zero_is_identity_and_half_mixes(name):
+    x = _images(b=16)
+    step = _steps()[name]
+    step.p = 0.0
+    assert torch.equal(step(x, generator=torch.Generator().manual_seed(0)), x)
+    step.p = 0.5
+    out = step(x, generator=torch.Generator().manual_seed(0))
+    unchanged = [(out[i] == x[i]).all().item() for i in range(16)]
+    assert 0 < sum(unchanged) < 16
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("name", list(_steps()))
+def test_step_keeps_dtype(name, dtype):
+    x = _images(dtype=dtype)
+    out = _steps()[name](x, generator=torch.Generator().manual_seed(0))
+    assert out.dtype == dtype and out.shape == x.shape
+    ref = _steps()[name](x.float(), generator=torch.Generator().manual_seed(0))
+    tol = 1e-4 if dtype == torch.float64 else 0.05
+    assert (out.float() - ref).abs().mean() < tol
+
+
+# --------------------------------------------------------------------------- blur
+def test_gaussian_kernels_isotropic_separable_and_rotation():
+    s = torch.tensor([1.3])
+    k = gaussian_kernels(s, s, torch.tensor([0.7]), 9)[0]
+    g = torch.exp(-0.5 * (torch.arange(9.0) - 4) ** 2 / 1.3**2)
+    torch.testing.assert_close(k, torch.outer(g, g) / torch.outer(g, g).sum())
+    aniso = gaussian_kernels(
+        torch.tensor([2.0, 2.0]), torch.tensor([0.5, 0.5]), torch.tensor([0.0, math.pi / 2]), 11
+    )
+    assert aniso.sum(dim=(-2, -1)).sub(1).abs().max() < 1e-6
+    torch.testing.assert_close(aniso[1], aniso[0].T)  # 90° rotation swaps the axes
+    assert aniso[0][5].sum() > aniso[0][:, 5].sum()  # wide along x at theta = 0
+
+
+def test_per_sample_blur_equals_blurring_each_image_alone():
+    x = _images(b=3)
+    kernels = gaussian_kernels(
+        torch.tensor([0.5, 1.0, 2.0]),
+        torch.tensor([0.5, 2.0, 1.0]),
+        torch.tensor([0.0, 0.3, 1.0]),
+        7,
+    )
+    batched = convolve_per_sample(x, kernels)
+    for i in range(3):
+        torch.testing.assert_close(
+            batched[i : i + 1], convolve_per_sample(x[i : i + 1], kernels[i : i + 1])
+        )
+    flat = torch.full((3, 3, 10, 10), 0.4)
+    torch.testing.assert_close(
+        convolve_per_sample(flat, kernels), flat
+    )  # normalised, reflected borders
+    delta = torch.zeros(7, 7)
+    delta[3, 3] = 1
+    torch.testing.assert_close(convolve_per_sample(x, delta), x)
+    assert convolve_per_sample(torch.rand(1, 1, 3, 3), kernels[:1]).shape == (
+        1,
+        1,
+        3,
+        3,
+    )  # tiny image
+
+
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_convolution_methods_correlate_like_conv2d(method):
+    x = _images(b=2, h=20, w=17, dtype=torch.float64)
+    kernels = torch.rand(2, 11, 11, dtype=torch.float64)
+    reference = convolve_per_sample(x, kernels, "direct")
+    torch.testing.assert_close(
+        convolve_per_sample(x, kernels, method), reference, atol=1e-10, rtol=0
+    )
+    corner = torch.zeros(11, 11, dtype=torch.float64)
+    corner[0, 0] = 1  # correlation: out[y, x] = x[y - 5, x - 5]
+    shifted = convolve_per_sample(x, corner, method)
+    torch.testing.assert_close(shifted[..., 5:, 5:], x[..., :-5, :-5], atol=1e-10, rtol=0)
+    half = convolve_per_sample(x.half(), kernels, method)
+    assert half.dtype == torch.float16
+
+
+# --------------------------------------------------------------------------- noise
+def test_gaussian_noise_strength_and_grey_option():
+    x = torch.full((2, 3, 64, 64), 0.5)
+    step = GaussianNoise(sigma_range=10.0, grey_prob=0.0)
+    out = step(x, generator=torch.Generator().manual_seed(0))
+    assert (out - x).std().item() == pytest.approx(10 / 255, rel=0.05)
+    grey = GaussianNoise(sigma_range=10.0, grey_prob=1.0)(
+        x, generator=torch.Generator().manual_seed(0)
+    )
+    torch.testing.assert_close(grey[:, 0], grey[:, 1])
+    torch.testing.assert_close(grey[:, 0], grey[:, 2])
+
+
+def test_poisson_noise_variance_follows_intensity():
+    x = torch.cat([torch.full((1, 1, 96, 96), 0.1), torch.full((1, 1, 96, 96), 0.8)])
+    out = PoissonNoise(scale_range=1.0)(x, generator=torch.Generator().manual_seed(0))
+    for i, level in enumerate((0.1, 0.8)):
+        expected_std = math.sqrt(level * 255) / 255
+        assert (out[i] - x[i]).std().item() == pytest.approx(expected_std, rel=0.1)
+        assert (out[i] - x[i]).mean().abs().item() < 0.2 * expected_std
+
+
+# --------------------------------------------------------------------------- JPEG
+def test_jpeg_quality_orders_the_error_and_is_per_sample():
+    x = _images(b=1).expand(3, -1, -1, -1)
+    out = jpeg_compress(x, torch.tensor([10.0, 50.0, 95.0]))
+    errors = [(out[i] - x[i]).abs().mean().item() for i in range(3)]
+    assert errors[0] > errors[1] > errors[2]
+    torch.testing.assert_close(out[1:2], jpeg_compress(x[1:2], torch.tensor([50.0])))
+    grey = jpeg_compress(x[:, :1], torch.tensor([10.0, 50.0, 95.0]))
+    assert grey.shape == (3, 1, 24, 30)
+    torch.testing.assert_close(
+        grey,
+        jpeg_compress(x[:, :1].expand(-1, 3, -1, -1), torch.tensor([10.0, 50.0, 95.0])).mean(
+            1, keepdim=True
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- pipelines
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("name", CONFIGS)
+def test_config_pipelines_make_lr_deterministically(name, channels):
+    degrade = _config_pipeline(name, scale=3)
+    hr = _images(b=4, c=channels, h=33, w=36)
+    lr = degrade(hr, generator=torch.Generator().manual_seed(5))
+    assert lr.shape == (4, channels, 11, 12)
+    assert lr.min() >= 0 and lr.max() <= 1
+    torch.testing.assert_close(lr * 255, torch.round(lr * 255), atol=1e-4, rtol=0)  # uint8 grid
+    assert torch.equal(lr, degrade(hr, generator=torch.Generator().manual_seed(5)))
+    if name != "bicubic":
+        assert not torch.equal(lr, degrade(hr, generator=torch.Generator().manual_seed(6)))
+        bicubic = BicubicDegradation(3)(hr)
+        assert (lr - bicubic).abs().mean() > 1e-3
+    hr_g = hr.clone().requires_grad_(True)
+    degrade(hr_g, generator=torch.Generator().manual_seed(5)).sum().backward()
+    assert torch.isfinite(hr_g.grad).all() and hr_g.grad.abs().sum() > 0
+
+
+def test_bicubic_degradation_equals_quantized_imresize():
+    hr = _images(b=2, h=24, w=36)
+    expected = torch.floor(imresize(hr, 1 / 4) * 255 + 0.5).clamp(0, 255) / 255
+    torch.testing.assert_close(BicubicDegradation(4)(hr), expected, atol=0, rtol=0)
+    pipeline = DegradationPipeline(4, {"resize": Downscale(4)})
+    torch.testing.assert_close(pipeline(hr), expected, atol=0, rtol=0)
+
+
+def test_pipeline_samples_everything_before_applying():
+    pipeline = _config_pipeline("realistic", scale=2)
+    hr = _images(b=3, h=24, w=24)
+    params = pipeline.sample_params(3, torch.Generator().manual_seed(0), hr.device)
+    assert list(params) == ["blur", "resize", "noise", "jpeg"]
+    # Applying the same draw twice, or to a second copy, gives the same LR (no hidden randomness).
+    assert torch.equal(pipeline.apply_params(hr, params), pipeline.apply_params(hr.clone(), params))
+    assert torch.equal(
+        pipeline.apply_params(hr, params), pipeline(hr, generator=torch.Generator().manual_seed(0))
+    )
+
+
+def test_pipeline_checks_its_scale_and_steps():
+    with pytest.raises(ValueError, match="no resizing step"):
+        DegradationPipeline(2, {"blur": GaussianBlur()})
+    pipeline = DegradationPipeline(3, {"resize": Downscale(2)})
+    with pytest.raises(ValueError, match="downscale by scale"):
+        pipeline(torch.rand(1, 3, 12, 12))
+    with pytest.raises(ValueError, match="divisible"):
+        DegradationPipeline(3, {"resize": Downscale(3)})(torch.rand(1, 3, 13, 12))
+    with pytest.raises(ValueError, match="keep the image size"):
+        OneOf([Downscale(2)])
+    with pytest.raises(ValueError, match="sigma_range"):
+        GaussianBlur(sigma_range=(3.0, 1.0))
+    with pytest.raises(ValueError, match="quality_range"):
+        JPEG(quality_range=(0.0, 120.0))
+    # Hydra: a step removed from the command line (degradation.steps.jpeg=null) is dropped.
+    from hydra.utils import instantiate
+
+    cfg = compose_train(["degradation=realistic", "data.scale=2", "degradation.steps.jpeg=null"])
+    assert list(instantiate(cfg.degradation).steps) == ["blur", "resize", "noise"]
+
+
+def test_pipelines_are_ordinary_modules():
+    pipeline = _config_pipeline("realistic", scale=2)
+    visited = []
+    pipeline.apply(visited.append)  # nn.Module.apply still walks the tree
+    assert len(visited) >= 6
+    pipeline = pipeline.to(torch.float64).to("cpu")
+    hr = _images(b=2, h=24, w=24, dtype=torch.float64)
+    assert pipeline(hr, generator=torch.Generator().manual_seed(0)).dtype == torch.float64
+
+
+def test_datamodule_validation_replays_the_same_lr_per_image():
+    from srlab.data.datamodule import SRDataModule
+
+    dm = SRDataModule(
+        None, None, scale=2, patch_size=24, degradation=_config_pipeline("realistic", scale=2)
+    )
+    hr = (_images(b=1, h=24, w=24) * 255).round().to(torch.uint8)
+    first = dm.degrade({"hr": hr, "index": torch.tensor([3])}, training=False)["lr"]
+    assert torch.equal(
+        first, dm.degrade({"hr": hr, "index": torch.tensor([3])}, training=False)["lr"]
+    )
+    assert not torch.equal(
+        first, dm.degrade({"hr": hr, "index": torch.tensor([4])}, training=False)["lr"]
+    )
+    a = dm.degrade({"hr": hr}, training=True)["lr"]
+    b = dm.degrade({"hr": hr}, training=True)["lr"]
+    assert a.shape == (1, 3, 12, 12) and not torch.equal(a, b)  # training keeps drawing
+
+
+def test_training_runs_with_the_realistic_pipeline(tmp_path, image_dirs):
+    from srlab.train import train
+    from tests.conftest import fast_overrides
+
+    overrides = fast_overrides(*image_dirs, steps=2) + ["degradation=realistic", "model=srcnn_915"]
+    metrics = train(compose_train(overrides, output_dir=tmp_path / "run"))
+    assert math.isfinite(metrics["train/loss"]) and 0 < metrics["val/psnr"] < 100
+
+
+def test_benchmark_script_runs(capsys):
+    # A smoke test of scripts/bench_degradations.py (its timings are not checked here).
+    import runpy
+
+    from tests.conftest import REPO_ROOT
+
+    bench = runpy.run_path(str(REPO_ROOT / "scripts" / "bench_degradations.py"))
+    status = bench["main"](
+        ["--device", "cpu", "--batch-size", "2", "--warmup", "0", "--repeats", "1"]
+    )
+    out = capsys.readouterr().out
+    assert status in (0, 1)
+    for name in CONFIGS:
+        assert f"| cpu | degradation={name} |" in out
+    assert "SRCNN 9-5-5 (Y) train step" in out
+
+
+# --------------------------------------------------------------------------- CUDA
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", CONFIGS)
+def test_pipelines_run_on_cuda(name):
+    if not torch.cuda.is_available():
+        pytest.skip("CUDA not available")
+    degrade = _config_pipeline(name, scale=4).cuda()
+    hr = _images(b=8, h=48, w=40, device="cuda")
+    g = torch.Generator(device="cuda").manual_seed(0)
+    lr = degrade(hr, generator=g)
+    assert lr.device.type == "cuda" and lr.shape == (8, 3, 12, 10)
+    assert torch.equal(lr, degrade(hr, generator=torch.Generator(device="cuda").manual_seed(0)))
+    # A CPU generator can drive a CUDA pipeline (parameters are moved to the images' device).
+    assert degrade(hr, generator=torch.Generator().manual_seed(0)).device.type == "cuda"
+    hr_g = hr.clone().requires_grad_(True)
+    degrade(hr_g, generator=g).sum().backward()
+    assert torch.isfinite(hr_g.grad).all()
+    if name == "bicubic":
+        torch.testing.assert_close(lr.cpu(), degrade.cpu()(hr.cpu()), atol=1 / 255 + 1e-6, rtol=0)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", list(_steps()))
+def test_steps_on_cuda(name):
+    if not torch.cuda.is_available():
+        pytest.skip("CUDA not available")
+    step = _steps()[name].cuda()
+    x = _images(c=1, device="cuda")
+    out = step(x, generator=torch.Generator(device="cuda").manual_seed(0))
+    assert out.device.type == "cuda" and out.shape == x.shape and 0 <= out.min() and out.max() <= 1
+    assert torch.equal(out, step(x, generator=torch.Generator(device="cuda").manual_seed(0)))

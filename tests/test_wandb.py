@@ -1,0 +1,93 @@
+"""W&B offline: a sweep's runs share a group; panels, per-image table and summary are logged."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.conftest import REPO_ROOT, compose_train, fast_overrides
+from tests.wandb_records import run_info
+
+
+def test_y_to_rgb_inverts_bt601_luma():
+    from srlab.callbacks.wandb_panels import y_to_rgb
+    from srlab.metrics import rgb_to_y
+
+    rgb = torch.rand(2, 3, 8, 9, dtype=torch.float64) * 0.8 + 0.1
+    torch.testing.assert_close(y_to_rgb(rgb_to_y(rgb), rgb), rgb)
+    # Brighter luma, same chroma: every channel goes up.
+    brighter = y_to_rgb(rgb_to_y(rgb) + 0.02, rgb)
+    assert bool((brighter > rgb).all())
+
+
+def test_panel_shows_bicubic_sr_hr_crops_of_the_fixed_image(tmp_path, image_dirs):
+    from hydra.utils import instantiate
+
+    from srlab.callbacks.wandb_panels import WandbPanels
+
+    cfg = compose_train(fast_overrides(*image_dirs) + ["model.net.in_channels=3"], output_dir=tmp_path)
+    datamodule = instantiate(cfg.data, degradation=instantiate(cfg.degradation))
+    datamodule.setup("validate")
+    module = instantiate(cfg.model).eval()
+    callback = WandbPanels(image_index=0, crop_size=30)
+    image, caption = callback.panel(module, datamodule)
+    hr = datamodule.val_set[0]["hr"]  # (3, 45, 51) uint8 after mod-crop
+    assert image.dtype.name == "uint8" and image.shape == (30, 3 * 30 + 4, 3)
+    y0, x0 = (hr.shape[1] - 30) // 2, (hr.shape[2] - 30) // 2
+    assert (image[:, -30:] == hr[:, y0 : y0 + 30, x0 : x0 + 30].permute(1, 2, 0).numpy()).all()
+    assert caption.startswith("img_000: bicubic") and "dB" in caption
+    # Same LR every call: the panel of fixed weights does not change between validations.
+    again, _ = callback.panel(module, datamodule)
+    assert (again == image).all()
+
+
+def test_two_job_multirun_gives_two_offline_runs_in_one_group_and_a_report(tmp_path, image_dirs):
+    exp = tmp_path / "experiments"
+    args = [
+        "-m", "model=srcnn_915", "model.optimizer.lr=0.001,0.0003", f"paths.experiments_dir={exp}",
+        *[o for o in fast_overrides(*image_dirs, steps=4) if o != "logger=none"], "logger=wandb",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "srlab.train", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sweep,) = (exp / "multirun").iterdir()
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert len(jobs) == 2
+
+    infos = []
+    for job in jobs:  # each job has its own offline run, closed (wandb.finish) before the next
+        (folder,) = (job / "wandb").glob("offline-run-*")
+        infos.append(run_info(folder))
+    assert infos[0]["group"] == infos[1]["group"] == f"multirun-{sweep.name}"
+    # Model, scale and the swept value; not the fixed overrides (batch size, steps, …).
+    assert [i["name"] for i in infos] == ["srcnn_915_x3 lr=0.001", "srcnn_915_x3 lr=0.0003"]
+    for info, job in zip(infos, jobs, strict=True):
+        assert {"sweep", info["group"]} <= set(info["tags"])
+        assert info["config"]["model"]["net"]["f2"] == 1  # the resolved config is the run config
+        assert info["config"]["data"]["batch_size"] == 4
+        summary = info["summary"]
+        assert summary["best_checkpoint"] == str(job / "checkpoints" / "best.ckpt")
+        assert summary["val/psnr_best"] == pytest.approx(
+            json.loads((job / "summary.json").read_text())["best_val_psnr"], abs=1e-5
+        )
+        assert {"val/psnr", "val/ssim", "val/psnr_best", "val/panel/_type"} <= info["history_keys"]
+        panels = list(job.glob("wandb/offline-run-*/files/media/images/val/panel_*.png"))
+        assert len(panels) == 2  # one per validation (2 epochs of 2 steps)
+        # The per-image table is the best checkpoint's: its mean is the best val PSNR.
+        (table_file,) = job.glob("wandb/offline-run-*/files/media/table/val/per_image_*.table.json")
+        table = json.loads(table_file.read_text())
+        psnr = [row[table["columns"].index("psnr")] for row in table["data"]]
+        assert len(psnr) == 2 and sum(psnr) / 2 == pytest.approx(summary["val/psnr_best"], abs=1e-4)
+
+    from srlab.report import report
+
+    md_path, png_path, runs = report(sweep)
+    rows = [line for line in md_path.read_text().splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == 2 and png_path.is_file()
+    assert {r.label for r in runs} == {j.name for j in jobs}

@@ -11,10 +11,10 @@ Training runs are ordinary ``python -m srlab.train`` processes (one run director
 ``--out``, one W&B group ``zoo_x3`` unless ``logger=...`` says otherwise); trailing ``key=value``
 arguments are passed to every run as Hydra overrides.
 
-Scoring is independent of the training process: the best checkpoint is rebuilt from the file alone
-(:func:`srlab.lit_module.load_net`), the Set5 HR images are mod-cropped and degraded with MATLAB
-bicubic x1/3 to uint8 LR, and PSNR is the paper protocol (Y channel, 3-px border shaved,
-:class:`srlab.metrics.PSNR`), next to bicubic upsampling of the same LR images. The table, with
+Scoring is independent of the training process and is ``srlab.evaluate``'s: the best checkpoint is
+rebuilt from the file alone (:func:`srlab.checkpoints.load_model`) and scored on Set5 x3 with the
+paper protocol (:mod:`srlab.evaluation`: HR mod-cropped, MATLAB bicubic x1/3 to uint8 LR, Y channel,
+3-px border shaved), next to the papers' bicubic row. The table, with
 wall times (whole training process: start-up, training, validation), goes to stdout and to
 ``<out>/results.md`` and ``<out>/results.json``.
 """
@@ -64,34 +64,27 @@ def train_command(model: str, args: argparse.Namespace, run_dir: Path) -> list[s
     ]
 
 
-def evaluate_checkpoint(ckpt: Path, hr_dir: Path, scale: int, device: str) -> dict[str, float]:
-    """Paper-protocol PSNR of ``ckpt`` and of bicubic on the images of ``hr_dir`` at ``scale``."""
-    import torch
+def evaluate_checkpoint(ckpt: Path, data_root: Path, scale: int, device: str) -> dict[str, float]:
+    """Set5 PSNR of ``ckpt`` and of bicubic at ``scale``: what ``python -m srlab.evaluate
+    ckpt=<ckpt> data.sets=[Set5] paths.data_dir=<data_root>`` computes, in this process."""
+    from srlab.checkpoints import load_model
+    from srlab.evaluation import evaluate
+    from srlab.models.bicubic import Bicubic
 
-    from srlab.data.datasets import WholeImageDataset
-    from srlab.data.sources import FolderImages
-    from srlab.degradations.base import BicubicDegradation
-    from srlab.degradations.resize import imresize
-    from srlab.lit_module import load_net, to_model_space
-    from srlab.metrics import PSNR
-
-    net = load_net(ckpt, map_location=device)
-    if net.scale != scale:
-        raise ValueError(f"{ckpt}: a x{net.scale} network, expected x{scale}")
-    images = WholeImageDataset(FolderImages(hr_dir), scale)
-    degrade = BicubicDegradation(scale)
-    psnr, psnr_bicubic = PSNR(crop_border=scale), PSNR(crop_border=scale)
-    with torch.inference_mode():
-        for i in range(len(images)):
-            hr = images[i]["hr"][None].to(device).float() / 255  # (1, C, H, W)
-            lr = to_model_space(degrade(hr), net.in_channels)  # (1, in_channels, H/s, W/s)
-            psnr.update(net(lr).cpu(), hr.cpu())
-            psnr_bicubic.update(imresize(lr, scale).cpu(), hr.cpu())
+    model = load_model(ckpt, scale=scale, device=device)
+    common = dict(sets=["Set5"], scales=[scale], root=str(data_root), device=device, seed=42)
+    ours = evaluate(
+        net_for_scale=lambda s: model.net, model_name=ckpt.parent.parent.name, **common
+    )[0]
+    # The papers' bicubic row: RGB bicubic, scored on Y.
+    bicubic = evaluate(net_for_scale=lambda s: Bicubic(s, 3), model_name="bicubic", **common)[0]
     return {
-        "psnr": float(psnr.compute()),
-        "psnr_bicubic": float(psnr_bicubic.compute()),
-        "params": sum(p.numel() for p in net.parameters()),
-        "images": len(images),
+        "psnr": ours.psnr,
+        "ssim": ours.ssim,
+        "psnr_bicubic": bicubic.psnr,
+        "ssim_bicubic": bicubic.ssim,
+        "params": sum(p.numel() for p in model.net.parameters()),
+        "images": ours.images,
     }
 
 
@@ -178,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
             continue
-        scores = evaluate_checkpoint(ckpt, data_root / "Set5", SCALE, device)
+        scores = evaluate_checkpoint(ckpt, data_root, SCALE, device)
         rows.append(
             {"model": model, **scores, "steps": args.steps, "wall_s": wall, "checkpoint": str(ckpt)}
         )

@@ -277,7 +277,9 @@ def test_zoo_experiment_gives_every_model_the_same_budget(tmp_path):
             ["experiment=zoo_x3", f"model={name}", "paths.data_dir=/data"], tmp_path / name
         )
         assert cfg.experiment_name == f"zoo_x3_{name}" and cfg.logger.wandb.group == "zoo_x3"
-        assert cfg.data.train_dir == "/data/T91" and cfg.data.val_dir == "/data/Set5"
+        assert cfg.data.train_source._target_ == "srlab.data.sources.T91"
+        assert cfg.data.train_source.root == cfg.data.val_source.root == "/data"
+        assert cfg.data.val_source.name == "Set5"
         assert cfg.data.scale == 3 and cfg.test is True
         d, t = cfg.data, cfg.trainer
         budgets.add(
@@ -323,9 +325,9 @@ def test_zoo_script_pieces(tmp_path):
         "logger=none",
     } <= set(cmd)
 
-    # A VDSR with a zero residual is bicubic: the script must score both the same.
-    hr_dir = tmp_path / "Set5"
-    write_images(hr_dir, 2, size=(30, 33), seed=5)
+    # A VDSR with a zero residual is bicubic on Y: the script must score it as the bicubic row
+    # (RGB bicubic scored on Y, within rounding: ~0.01 dB).
+    write_images(tmp_path / "Set5", 2, size=(30, 33), seed=5)
     net = VDSR(scale=3, depth=2, features=4)
     nn.init.zeros_(net.tail.weight)
     config = {
@@ -337,14 +339,12 @@ def test_zoo_script_pieces(tmp_path):
     }
     state = {f"net.{k}": v for k, v in net.state_dict().items()}
     torch.save({"state_dict": state, "srlab": {"net_config": config}}, tmp_path / "best.ckpt")
-    scores = zoo.evaluate_checkpoint(tmp_path / "best.ckpt", hr_dir, 3, "cpu")
+    scores = zoo.evaluate_checkpoint(tmp_path / "best.ckpt", tmp_path, 3, "cpu")
     assert scores["images"] == 2 and scores["params"] == n_params(net)
-    assert 15 < scores["psnr_bicubic"] < 60 and scores["psnr"] == pytest.approx(
-        scores["psnr_bicubic"]
-    )
+    assert 15 < scores["psnr_bicubic"] < 60
+    assert scores["psnr"] == pytest.approx(scores["psnr_bicubic"], abs=0.05)
 
 
-@pytest.mark.slow
 def test_zoo_script_end_to_end(tmp_path):
     root = tmp_path / "data"
     write_images(root / "T91", 4, size=(78, 81), seed=1)
@@ -363,7 +363,7 @@ def test_zoo_script_end_to_end(tmp_path):
             "--data-root",
             str(root),
             "--models",
-            "fsrcnn,espcn",
+            "fsrcnn",
             "--out",
             str(out),
             "logger=none",
@@ -378,8 +378,8 @@ def test_zoo_script_end_to_end(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads((out / "results.json").read_text())["rows"]
-    assert [r["model"] for r in rows] == ["fsrcnn", "espcn"]
-    assert rows[0]["params"] == 12_809 and all(r["steps"] == 2 for r in rows)
+    assert [r["model"] for r in rows] == ["fsrcnn"]
+    assert rows[0]["params"] == 12_809 and rows[0]["steps"] == 2
     assert all(0 < r["psnr"] < 100 and 0 < r["psnr_bicubic"] < 100 for r in rows)
     assert "| fsrcnn | 12,809 |" in proc.stdout and (out / "results.md").is_file()
     assert (out / "fsrcnn" / "checkpoints" / "best.ckpt").is_file()

@@ -10,6 +10,7 @@ never another exception type — so callers can skip bad files with one ``except
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from pathlib import Path
 
@@ -28,13 +29,16 @@ _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
 log = logging.getLogger(__name__)
 _alpha_noted = False  # one log line per process, not one per image
+_alpha_lock = threading.Lock()  # the decoded-image cache decodes in threads
 
 
 def _note_dropped_alpha(img: Image.Image) -> None:
     global _alpha_noted
-    if _alpha_noted:
+    if _alpha_noted or not (img.mode in _ALPHA_MODES or "transparency" in img.info):
         return
-    if img.mode in _ALPHA_MODES or "transparency" in img.info:
+    with _alpha_lock:
+        if _alpha_noted:
+            return
         _alpha_noted = True
         log.info(
             "alpha channels are dropped (SR training and scoring use colour only); first: %s",

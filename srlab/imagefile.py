@@ -224,7 +224,7 @@ def read_image_file(path: str | Path) -> ImageData:
         raise ImageReadError(f"{path}: image too large to decode safely ({e})") from e
     except MemoryError:
         raise  # not the file's fault
-    except Exception as e:  # noqa: BLE001 - damaged files raise anything from OSError to struct.error
+    except Exception as e:  # noqa: BLE001 - damaged files raise OSError, struct.error, EOFError, …
         raise ImageReadError(f"{path}: cannot decode image ({type(e).__name__}: {e})") from e
     if data.pixels.shape[0] == 0 or data.pixels.shape[1] == 0:
         raise ImageReadError(f"{path}: decoded to an empty image")

@@ -251,7 +251,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def output_names(inputs: list[Path]) -> list[str]:
     """``<stem>.png`` per input; inputs sharing a stem get ``<stem>_<ext>.png``; names that would
-    still clash (also when compared case-insensitively, as on macOS/Windows disks) get ``_2``, ``_3``."""
+    still clash (also compared case-insensitively, as on macOS/Windows disks) get ``_2``, ``_3``."""
     stems: dict[str, int] = {}
     for p in inputs:
         stems[p.stem] = stems.get(p.stem, 0) + 1

@@ -447,7 +447,7 @@ def test_inference_loader_raises_only_image_read_error_on_fuzzed_files(tmp_path)
 
 
 def _fuzz_folder(tmp_path, count: int, seed: int):
-    """``count`` seeded fuzz files (random bytes, truncated and damaged PNG/JPEG) + 2 good images."""
+    """``count`` seeded fuzz files (random bytes, truncated or damaged images) + 2 good images."""
     from srlab.imagefile import read_image_file
 
     rng = np.random.default_rng(seed)

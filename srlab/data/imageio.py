@@ -2,9 +2,10 @@
 
 Every mode Pillow decodes is brought to 1 (grey) or 3 (RGB) channels of uint8:
 EXIF orientation is applied, palette and CMYK images become RGB, alpha is dropped (composited on
-nothing: SR training and scoring use colour only; the first such image is named in the log), 16-bit and 32-bit integer images are scaled to
-8 bits. Any failure to read a file raises :class:`srlab.errors.ImageReadError` naming the file —
-never another exception type — so callers can skip bad files with one ``except``.
+nothing: SR training and scoring use colour only; the first such image is named in the log),
+16-bit and 32-bit integer images are scaled to 8 bits. Any failure to read a file raises
+:class:`srlab.errors.ImageReadError` naming the file — never another exception type — so callers
+can skip bad files with one ``except``.
 """
 
 from __future__ import annotations

@@ -258,7 +258,7 @@ def output_names(inputs: list[Path]) -> list[str]:
     taken: set[str] = set()
     names = []
     for p in inputs:
-        base = p.stem if stems[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.')}"
+        base = p.stem if stems[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}"
         name, k = base, 2
         while name.lower() in taken:
             name, k = f"{base}_{k}", k + 1
@@ -301,19 +301,27 @@ def output_paths(inputs: list[Path], output_dir: Path) -> list[Path]:
     return outs
 
 
-def remove_stale_temporaries(output_dir: Path, outputs: list[Path]) -> list[Path]:
+def remove_stale_temporaries(
+    output_dir: Path, outputs: list[Path], min_age_s: float = 60.0
+) -> list[Path]:
     """Delete the temporary files (``.<name>.png.<random>.tmp``, see
-    :func:`srlab.imagefile.write_png`) that a killed run left for these outputs; returns them."""
+    :func:`srlab.imagefile.write_png`) that a killed run left for these outputs; returns them.
+
+    Only files untouched for ``min_age_s`` go: another run writing into the same folder right now
+    keeps its own.
+    """
     if not output_dir.is_dir():
         return []
     names = {o.name for o in outputs}
+    now = time.time()
     removed = []
     for entry in output_dir.iterdir():
         n = entry.name
         if n.startswith(".") and n.endswith(".tmp") and n[1:-4].rpartition(".")[0] in names:
             with contextlib.suppress(OSError):
-                entry.unlink()
-                removed.append(entry)
+                if now - entry.stat().st_mtime >= min_age_s:
+                    entry.unlink()
+                    removed.append(entry)
     if removed:
         log.info("removed %d temporary file(s) left by an interrupted run", len(removed))
     return removed
@@ -453,6 +461,8 @@ def _hydra_main(cfg: DictConfig) -> None:
         try:
             infer(cfg)
         except InferInputsError as e:  # the readable images were written: not a usage error
+            if os.environ.get("SRLAB_DEBUG"):
+                raise
             print(f"srlab: error: {e}", file=sys.stderr, flush=True)
             sys.exit(EXIT_SOME_INPUTS_FAILED)
 

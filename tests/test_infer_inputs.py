@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -298,7 +299,7 @@ def test_inputs_sharing_a_name_get_distinct_outputs(tmp_path, rng):
         ["a_jpg.png", "a_png.png", "a_png_2.png", "B.png", "b_2.png"]
     )
     names = output_names([folder / n for n in ("x.PNG", "x.png", "y.tif")])
-    assert names == ["x_PNG.png", "x_png_2.png", "y.png"]  # also distinct case-insensitively
+    assert names == ["x_png.png", "x_png_2.png", "y.png"]  # also distinct case-insensitively
 
 
 def test_existing_outputs_overwrite_skip_or_error(tmp_path, rng, info_log):
@@ -373,10 +374,17 @@ def test_temporaries_of_a_killed_run_are_removed_by_the_next(tmp_path, rng):
     folder = _good_and_bad(tmp_path, rng, {})
     out = tmp_path / "out"
     out.mkdir()
-    (out / ".good.png.k3j2_x9q.tmp").write_bytes(b"\x89PNG half")  # as write_png names them
+    stale, fresh = out / ".good.png.k3j2_x9q.tmp", out / ".good.png.a1b2c3d4.tmp"
+    stale.write_bytes(b"\x89PNG half")  # as write_png names them
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    fresh.write_bytes(b"\x89PNG being written by another run right now")
     (out / ".mine.tmp").write_bytes(b"not ours")
+    (out / ".other.png.k3j2_x9q.tmp").write_bytes(b"not for an output of this run")
+    for p in (out / ".mine.tmp", out / ".other.png.k3j2_x9q.tmp"):
+        os.utime(p, (hour_ago, hour_ago))
     _run(folder, out)
-    assert _listing(out) == [".mine.tmp", "good.png"]
+    assert _listing(out) == sorted([fresh.name, ".mine.tmp", ".other.png.k3j2_x9q.tmp", "good.png"])
 
 
 # ---------------------------------------------------------------------------- fuzzing

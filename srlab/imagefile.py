@@ -10,7 +10,8 @@ a user's image must give back what came in, so here:
   high and once the low byte of every sample (:func:`_read_png16_colour`); 16-bit colour TIFFs go
   through ``tifffile`` when it is installed;
 * the EXIF orientation is applied;
-* any decoding failure raises :class:`srlab.errors.ImageReadError` naming the file.
+* any decoding failure raises :class:`srlab.errors.ImageReadError` naming the file (and nothing
+  else); warnings of a file that still decodes (e.g. corrupt EXIF) are logged with its name.
 
 Pixels stay in their integer dtype (``uint8``/``uint16``) so that a large image costs 1-2 bytes per
 sample in memory; the tiles of :mod:`srlab.tiling` are converted to float one at a time.
@@ -166,6 +167,8 @@ def _decode(path: Path) -> ImageData:
                 with Image.open(path) as img:
                     img.load()
                     arr, bits = _pil_to_array(img)
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
+        raise ValueError(f"unsupported sample layout {arr.shape} (multi-page or multi-channel?)")
     colour, alpha = _split_alpha(_orient(arr, orientation))
     return ImageData(_owned(colour), None if alpha is None else _owned(alpha), bits, mode)
 
@@ -209,22 +212,25 @@ def read_image_file(path: str | Path) -> ImageData:
 
     path = Path(path)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             data = _decode(path)
     except FileNotFoundError as e:
         raise ImageReadError(f"{path}: no such file") from e
-    except (
-        UnidentifiedImageError,
-        OSError,
-        ValueError,
-        SyntaxError,
-        IndexError,
-        Image.DecompressionBombError,
-    ) as e:
+    except UnidentifiedImageError as e:
+        raise ImageReadError(f"{path}: not an image file Pillow can identify") from e
+    except Image.DecompressionBombError as e:
+        raise ImageReadError(f"{path}: image too large to decode safely ({e})") from e
+    except MemoryError:
+        raise  # not the file's fault
+    except Exception as e:  # noqa: BLE001 - damaged files raise OSError, struct.error, EOFError, …
         raise ImageReadError(f"{path}: cannot decode image ({type(e).__name__}: {e})") from e
     if data.pixels.shape[0] == 0 or data.pixels.shape[1] == 0:
         raise ImageReadError(f"{path}: decoded to an empty image")
+    # Decoded despite a problem (Pillow's "Corrupt EXIF data", …): say which file it was.
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        log.warning("%s: %s", path, message)
     return data
 
 

@@ -9,17 +9,27 @@ straight through a Y model (and through an RGB model as three equal channels, av
 alpha is upscaled separately with bicubic. Large images are processed in overlapping tiles
 (:mod:`srlab.tiling`), so memory is bounded by the tile size.
 
-The output folder is created if missing, must not be the input folder, and files are written
-atomically (temporary file + ``os.replace``).
+Safety: the output folder is created if missing and must not be the input folder; no output may
+be an input (not even through a link); each file is written atomically (temporary file in the
+output folder + ``os.replace``), so an interrupted run leaves complete files only (temporary files
+of a killed run are removed by the next run). Outputs that already exist are replaced, kept or
+refused as ``existing=overwrite|skip|error`` says.
+
+Bad inputs: a file that cannot be decoded (corrupt, truncated, not an image) is reported by name
+and skipped; the other images are still upscaled. Exit status: 0 when every input was upscaled,
+1 when some could not be read (named on stderr; nothing is written for them), 2 when nothing was
+done (a bad argument, a missing checkpoint, an unwritable output folder).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import hydra
@@ -29,6 +39,23 @@ from srlab.config import CONFIG_DIR
 from srlab.errors import ConfigError, SrlabError, user_errors
 
 log = logging.getLogger("srlab.infer")
+
+# What to do with an output file that already exists (``existing=``).
+EXISTING_POLICIES = ("overwrite", "skip", "error")
+# Exit status when some inputs could not be read (2, from user_errors, means nothing was done).
+EXIT_SOME_INPUTS_FAILED = 1
+
+
+class InferInputsError(SrlabError):
+    """Some inputs could not be read (each named); the readable ones were upscaled.
+
+    Attributes:
+        stats: the run's totals, :attr:`InferStats.failed` lists the unreadable files.
+    """
+
+    def __init__(self, message: str, stats: InferStats):
+        super().__init__(message)
+        self.stats = stats
 
 
 def pick_device(name: str = "auto"):
@@ -49,12 +76,15 @@ def pick_device(name: str = "auto"):
 
 @dataclass
 class InferStats:
-    """Totals of one run: images, seconds of upscaling (decode/encode excluded), pixels."""
+    """Totals of one run: images, seconds of upscaling (decode/encode excluded), pixels; the
+    inputs that could not be read (``(path, message)``) and those skipped by ``existing=skip``."""
 
     images: int = 0
     seconds: float = 0.0
     input_pixels: int = 0
     output_pixels: int = 0
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
 
     def summary(self) -> str:
         ips = self.images / self.seconds if self.seconds else float("nan")
@@ -183,56 +213,134 @@ class Upscaler:
 
 # ---------------------------------------------------------------------------- files
 def list_inputs(input_path: str | Path) -> list[Path]:
-    """The image files ``input=`` names: one file, or the images directly inside a folder."""
+    """The image files ``input=`` names: one file, or the images directly inside a folder.
+
+    In a folder, hidden files and files without an image extension are ignored (and logged).
+    """
     from srlab.imagefile import INPUT_EXTENSIONS, is_input_image
 
     path = Path(input_path).expanduser()
     if path.is_file():
         return [path]
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and is_input_image(p))
+        entries = sorted(p for p in path.iterdir() if p.is_file())
+        files = [p for p in entries if is_input_image(p) and not p.name.startswith(".")]
+        ignored = [p.name for p in entries if p not in files]
+        if ignored:
+            shown = ", ".join(ignored[:5]) + (
+                f" and {len(ignored) - 5} more" if len(ignored) > 5 else ""
+            )
+            log.info(
+                "ignoring %d file(s) in %s that are hidden or not images: %s",
+                len(ignored),
+                path,
+                shown,
+            )
         if not files:
             raise SrlabError(f"no images in {path} (looked for {', '.join(INPUT_EXTENSIONS)})")
         return files
     raise SrlabError(f"input not found: {path}")
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def output_names(inputs: list[Path]) -> list[str]:
+    """``<stem>.png`` per input; inputs sharing a stem get ``<stem>_<ext>.png``; names that would
+    still clash (also compared case-insensitively, as on macOS/Windows disks) get ``_2``, ``_3``."""
+    stems: dict[str, int] = {}
+    for p in inputs:
+        stems[p.stem] = stems.get(p.stem, 0) + 1
+    taken: set[str] = set()
+    names = []
+    for p in inputs:
+        base = p.stem if stems[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}"
+        name, k = base, 2
+        while name.lower() in taken:
+            name, k = f"{base}_{k}", k + 1
+        taken.add(name.lower())
+        names.append(f"{name}.png")
+    return names
+
+
 def output_paths(inputs: list[Path], output_dir: Path) -> list[Path]:
-    """``OUTPUT/<stem>.png`` per input; inputs sharing a stem get ``<stem>_<ext>.png``.
+    """``OUTPUT/<name>.png`` per input (names from :func:`output_names`).
 
     Raises:
-        SrlabError: the output folder is an input's folder, or an output would overwrite an input.
+        SrlabError: the output folder is an input's folder (also through a link), it is not a
+            folder, or an existing output is an input (a link to it) or a folder.
     """
     output_dir = output_dir.expanduser().resolve()
     input_dirs = {p.resolve().parent for p in inputs}
-    if output_dir in input_dirs:
+    if output_dir in input_dirs or any(_same_file(output_dir, d) for d in input_dirs):
         raise SrlabError(
             f"output={output_dir} is the folder the inputs are in; srlab.infer never writes into the "
             "input folder: pick another output folder"
         )
     if output_dir.exists() and not output_dir.is_dir():
         raise SrlabError(f"output={output_dir} exists and is not a folder")
-    stems: dict[str, int] = {}
-    for p in inputs:
-        stems[p.stem] = stems.get(p.stem, 0) + 1
-    outs = []
-    for p in inputs:
-        name = p.stem if stems[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}"
-        outs.append(output_dir / f"{name}.png")
-    resolved_inputs = {p.resolve() for p in inputs}
-    for o in outs:
-        if o in resolved_inputs:
-            raise SrlabError(f"refusing to overwrite the input {o}")
+    outs = [output_dir / name for name in output_names(inputs)]
+    if output_dir.is_dir():
+        for src, out in zip(inputs, outs, strict=True):
+            if not (out.exists() or out.is_symlink()):
+                continue
+            victim = next((p for p in inputs if _same_file(out, p)), None)
+            if victim is not None:
+                raise SrlabError(
+                    f"refusing to overwrite the input {victim}: the output {out} is the same file "
+                    "(a link to it); remove that link or pick another output folder"
+                )
+            if out.is_dir():
+                raise SrlabError(
+                    f"the output {out} for {src.name} is a folder; remove it or rename it"
+                )
     return outs
 
 
+def remove_stale_temporaries(
+    output_dir: Path, outputs: list[Path], min_age_s: float = 60.0
+) -> list[Path]:
+    """Delete the temporary files (``.<name>.png.<random>.tmp``, see
+    :func:`srlab.imagefile.write_png`) that a killed run left for these outputs; returns them.
+
+    Only files untouched for ``min_age_s`` go: another run writing into the same folder right now
+    keeps its own.
+    """
+    if not output_dir.is_dir():
+        return []
+    names = {o.name for o in outputs}
+    now = time.time()
+    removed = []
+    for entry in output_dir.iterdir():
+        n = entry.name
+        if n.startswith(".") and n.endswith(".tmp") and n[1:-4].rpartition(".")[0] in names:
+            with contextlib.suppress(OSError):
+                if now - entry.stat().st_mtime >= min_age_s:
+                    entry.unlink()
+                    removed.append(entry)
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted run", len(removed))
+    return removed
+
+
 def infer(cfg: DictConfig) -> InferStats:
-    """Run ``srlab.infer`` with a composed ``conf/infer.yaml``; returns the timing totals."""
+    """Run ``srlab.infer`` with a composed ``conf/infer.yaml``; returns the run's totals.
+
+    Raises:
+        InferInputsError: after the run, when some inputs could not be read (the others are
+            written; each bad file was logged by name as it came).
+        SrlabError: before anything is written, for a bad argument or an unsafe output folder.
+    """
     import torch
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from srlab.checkpoints import load_model
+    from srlab.errors import ImageReadError
     from srlab.imagefile import read_image_file, write_png
 
     for key in ("input", "output", "ckpt"):
@@ -240,6 +348,11 @@ def infer(cfg: DictConfig) -> InferStats:
             raise ConfigError(
                 f"srlab.infer needs {key}=… (e.g. input=photos/ output=upscaled/ ckpt=bicubic scale=3)"
             )
+    existing = str(cfg.get("existing", "overwrite"))
+    if existing not in EXISTING_POLICIES:
+        raise ConfigError(
+            f"existing must be one of {', '.join(EXISTING_POLICIES)}, got {existing!r}"
+        )
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
     tile = cfg.get("tile")
@@ -247,6 +360,14 @@ def infer(cfg: DictConfig) -> InferStats:
         raise ConfigError(f"tile must be >= 0 (0 = no tiling), got {tile}")
     inputs = list_inputs(cfg.input)
     outputs = output_paths(inputs, Path(str(cfg.output)))
+    output_dir = outputs[0].parent
+    present = [o for o in outputs if o.exists()]
+    if present and existing == "error":
+        shown = ", ".join(o.name for o in present[:5]) + (" …" if len(present) > 5 else "")
+        raise SrlabError(
+            f"{len(present)} output file(s) already exist in {output_dir} ({shown}) and "
+            "existing=error; use existing=overwrite to replace them or existing=skip to keep them"
+        )
     device = pick_device(cfg.get("device", "auto"))
     scale = cfg.get("scale")
     model = load_model(cfg.ckpt, scale=None if scale is None else int(scale), device=device)
@@ -263,17 +384,42 @@ def infer(cfg: DictConfig) -> InferStats:
     )
     if model.in_channels == 1:
         log.info("colour: Y upscaled by the model, Cb/Cr by bicubic (BT.601)")
-    outputs[0].parent.mkdir(parents=True, exist_ok=True)
+    if present:
+        action = "kept, their inputs skipped" if existing == "skip" else "replaced"
+        log.info(
+            "%d output file(s) already exist and will be %s (existing=%s)",
+            len(present),
+            action,
+            existing,
+        )
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SrlabError(f"cannot create the output folder {output_dir}: {e}") from e
+    remove_stale_temporaries(output_dir, outputs)
     stats = InferStats()
     alpha_noted = False
+    present_set = set(present)
     with (
         logging_redirect_tqdm(),
         tqdm(total=len(inputs), unit="img", desc="upscaling", file=sys.stderr) as bar,
     ):
         for src, dst in zip(inputs, outputs, strict=True):
-            image = read_image_file(src)
+            if existing == "skip" and dst in present_set:
+                stats.skipped.append(src)
+                bar.update(1)
+                continue
+            try:
+                image = read_image_file(src)
+            except ImageReadError as e:  # the message names the file
+                log.error("skipping %s", e)
+                stats.failed.append((src, str(e)))
+                bar.update(1)
+                continue
             if image.alpha is not None and not alpha_noted:
-                log.info("alpha channels are upscaled separately with bicubic")
+                log.info(
+                    "alpha channels are upscaled separately with bicubic (first: %s)", src.name
+                )
                 alpha_noted = True
             if device.type == "cuda":
                 torch.cuda.synchronize()
@@ -282,7 +428,13 @@ def infer(cfg: DictConfig) -> InferStats:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             stats.seconds += time.perf_counter() - start
-            write_png(dst, out)
+            try:
+                write_png(dst, out)
+            except OSError as e:  # disk full, permissions: every later write would fail too
+                raise SrlabError(
+                    f"cannot write {dst}: {e}; no partial file was left, {stats.images} image(s) "
+                    "were written before"
+                ) from e
             stats.images += 1
             stats.input_pixels += image.height * image.width
             stats.output_pixels += out.shape[0] * out.shape[1]
@@ -290,14 +442,29 @@ def infer(cfg: DictConfig) -> InferStats:
                 "%s (%s) -> %s (%dx%d)", src.name, image.describe(), dst, out.shape[1], out.shape[0]
             )
             bar.update(1)
-    print(f"[srlab] infer: {stats.summary()}; outputs in {outputs[0].parent}", flush=True)
+    skipped = f"; {len(stats.skipped)} skipped (existing=skip)" if stats.skipped else ""
+    print(f"[srlab] infer: {stats.summary()}{skipped}; outputs in {output_dir}", flush=True)
+    if stats.failed:
+        names = [p.name for p, _ in stats.failed]
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        raise InferInputsError(
+            f"{len(names)} of {len(inputs)} input(s) could not be read and were skipped "
+            f"(reasons above): {shown}; {stats.images} image(s) upscaled into {output_dir}",
+            stats,
+        )
     return stats
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="infer")
 def _hydra_main(cfg: DictConfig) -> None:
     with user_errors():
-        infer(cfg)
+        try:
+            infer(cfg)
+        except InferInputsError as e:  # the readable images were written: not a usage error
+            if os.environ.get("SRLAB_DEBUG"):
+                raise
+            print(f"srlab: error: {e}", file=sys.stderr, flush=True)
+            sys.exit(EXIT_SOME_INPUTS_FAILED)
 
 
 def main() -> None:

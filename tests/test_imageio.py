@@ -120,3 +120,44 @@ def test_bad_files_raise_image_read_error_naming_the_file(tmp_path, rgb):
     for name in ("garbage.png", "empty.png", "missing.png"):
         with pytest.raises(ImageReadError, match=name.replace(".", r"\.")):
             image_size(tmp_path / name)
+
+
+@pytest.mark.parametrize("storage", ["memory", "cache", "decode"])
+def test_datasets_read_every_input_kind_and_say_alpha_is_dropped(
+    tmp_path, rgb, caplog, monkeypatch, storage
+):
+    """Grey, RGBA, palette with transparency, 16-bit RGB and an EXIF-rotated JPEG in one training or
+    validation folder: colour only, 8 bits, upright; the log names the first image whose alpha goes."""
+    import logging
+
+    import srlab.data.imageio as imageio
+    from srlab.data.cache import DecodedImageCache
+    from srlab.data.datasets import WholeImageDataset
+    from srlab.data.sources import FolderImages
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(rgb[..., 0]).save(folder / "a_grey.png")
+    Image.fromarray(np.dstack([rgb, rgb[..., :1]])).save(folder / "b_rgba.png")
+    Image.fromarray(rgb).quantize(colors=8).save(folder / "c_pal.png", transparency=0)
+    (folder / "d_rgb16.png").write_bytes(_png16(rgb.astype(np.uint16) * 257))
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    Image.fromarray(rgb).save(folder / "e_rot.jpg", exif=exif.tobytes(), quality=95)
+    monkeypatch.setattr(imageio, "_alpha_noted", False)
+    caplog.set_level(logging.INFO, logger="srlab")
+    cache = DecodedImageCache(tmp_path / "cache", progress=False) if storage == "cache" else None
+    ds = WholeImageDataset(FolderImages(folder), 2, in_memory=storage == "memory", cache=cache)
+    shapes = {ds[i]["name"]: tuple(ds[i]["hr"].shape) for i in range(len(ds))}
+    assert shapes == {
+        "a_grey": (1, 10, 14),
+        "b_rgba": (3, 10, 14),
+        "c_pal": (3, 10, 14),
+        "d_rgb16": (3, 10, 14),
+        "e_rot": (3, 14, 10),
+    }
+    assert all(ds[i]["hr"].dtype == torch.uint8 for i in range(len(ds)))
+    assert torch.equal(ds[3]["hr"], torch.from_numpy(rgb).permute(2, 0, 1))  # 16 bits -> exact 8
+    dropped = [m for m in caplog.messages if "alpha channels are dropped" in m]
+    # The cache decodes in threads: either image with alpha may come first, but only one line.
+    assert len(dropped) == 1 and ("b_rgba.png" in dropped[0] or "c_pal.png" in dropped[0])

@@ -2,13 +2,16 @@
 
 Every mode Pillow decodes is brought to 1 (grey) or 3 (RGB) channels of uint8:
 EXIF orientation is applied, palette and CMYK images become RGB, alpha is dropped (composited on
-nothing: SR training and scoring use colour only), 16-bit and 32-bit integer images are scaled to
-8 bits. Any failure to read a file raises :class:`srlab.errors.ImageReadError` naming the file —
-never another exception type — so callers can skip bad files with one ``except``.
+nothing: SR training and scoring use colour only; the first such image is named in the log),
+16-bit and 32-bit integer images are scaled to 8 bits. Any failure to read a file raises
+:class:`srlab.errors.ImageReadError` naming the file — never another exception type — so callers
+can skip bad files with one ``except``.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import warnings
 from pathlib import Path
 
@@ -23,6 +26,25 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", "
 # EXIF orientations 5-8 transpose the image: the decoded (H, W) is the stored (W, H).
 _TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
 _EXIF_ORIENTATION_TAG = 0x0112
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+
+log = logging.getLogger(__name__)
+_alpha_noted = False  # one log line per process, not one per image
+_alpha_lock = threading.Lock()  # the decoded-image cache decodes in threads
+
+
+def _note_dropped_alpha(img: Image.Image) -> None:
+    global _alpha_noted
+    if _alpha_noted or not (img.mode in _ALPHA_MODES or "transparency" in img.info):
+        return
+    with _alpha_lock:
+        if _alpha_noted:
+            return
+        _alpha_noted = True
+        log.info(
+            "alpha channels are dropped (SR training and scoring use colour only); first: %s",
+            getattr(img, "filename", "") or "an image",
+        )
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -31,6 +53,7 @@ def is_image_file(path: str | Path) -> bool:
 
 def pil_to_array(img: Image.Image) -> np.ndarray:
     """A Pillow image -> ``(H, W, C)`` uint8 array, C = 1 (grey) or 3 (RGB)."""
+    _note_dropped_alpha(img)
     img = ImageOps.exif_transpose(img)
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):

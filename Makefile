@@ -30,12 +30,12 @@ test-slow: install ## run only the slow tests
 	$(PY) -m pytest -q -m slow $(ARGS)
 
 lint: install ## ruff lint and format check
-	$(VENV)/bin/ruff check srlab tests
-	$(VENV)/bin/ruff format --check srlab tests
+	$(VENV)/bin/ruff check srlab tests scripts
+	$(VENV)/bin/ruff format --check srlab tests scripts
 
 format: install ## ruff auto-fix and format
-	$(VENV)/bin/ruff check --fix srlab tests
-	$(VENV)/bin/ruff format srlab tests
+	$(VENV)/bin/ruff check --fix srlab tests scripts
+	$(VENV)/bin/ruff format srlab tests scripts
 
 clean: ## remove caches and build artefacts (keeps .venv and experiments/)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

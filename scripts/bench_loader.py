@@ -36,10 +36,14 @@ def synthetic_photo(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     coarse = rng.uniform(0, 255, (max(2, h // 48), max(2, w // 48), 3)).astype(np.uint8)
     img = np.asarray(Image.fromarray(coarse).resize((w, h), Image.BICUBIC), dtype=np.float32)
     fine = rng.uniform(0, 255, (max(2, h // 6), max(2, w // 6), 3)).astype(np.uint8)
-    img += 0.25 * (np.asarray(Image.fromarray(fine).resize((w, h), Image.BILINEAR), dtype=np.float32) - 128)
+    img += 0.25 * (
+        np.asarray(Image.fromarray(fine).resize((w, h), Image.BILINEAR), dtype=np.float32) - 128
+    )
     for _ in range(6):  # a few sharp-edged rectangles
         y0, x0 = rng.integers(0, h), rng.integers(0, w)
-        img[y0 : y0 + rng.integers(50, 400), x0 : x0 + rng.integers(50, 400)] += rng.uniform(-60, 60, 3)
+        img[y0 : y0 + rng.integers(50, 400), x0 : x0 + rng.integers(50, 400)] += rng.uniform(
+            -60, 60, 3
+        )
     img += rng.normal(0, 3, img.shape).astype(np.float32)
     return np.clip(img, 0, 255).astype(np.uint8)
 
@@ -64,7 +68,9 @@ def rate(loader: DataLoader, batches: int, skip: int = 1) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=int, default=20)
     parser.add_argument("--size", default="2040x1356", help="W x H of the synthetic images")
     parser.add_argument("--patch", type=int, default=96)
@@ -73,7 +79,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--epoch", type=int, default=6400, help="patches per epoch (cold and warm)")
     parser.add_argument("--naive-batches", type=int, default=6)
-    parser.add_argument("--dir", type=Path, default=None, help="keep images/cache here (default: temp)")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="keep images/cache here (default: temp)"
+    )
     args = parser.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
 
@@ -83,7 +91,9 @@ def main() -> None:
         t = time.perf_counter()
         if not any(images.glob("*.png")):
             mb = make_images(images, args.images, h, w)
-            print(f"wrote {args.images} PNGs of {w}x{h} ({mb:.1f} MB each) in {time.perf_counter() - t:.1f} s")
+            print(
+                f"wrote {args.images} PNGs of {w}x{h} ({mb:.1f} MB each) in {time.perf_counter() - t:.1f} s"
+            )
         shutil.rmtree(cache_dir, ignore_errors=True)
         source = FolderImages(images)
         torch.manual_seed(0)
@@ -95,21 +105,27 @@ def main() -> None:
 
         t = time.perf_counter()
         cache = DecodedImageCache(cache_dir)
-        cached_set = RandomPatchDataset(source, args.scale, args.patch, args.epoch, in_memory=False, cache=cache)
+        cached_set = RandomPatchDataset(
+            source, args.scale, args.patch, args.epoch, in_memory=False, cache=cache
+        )
         build = time.perf_counter() - t
         loader = DataLoader(cached_set, persistent_workers=args.workers > 0, **common)
         n = sum(b["hr"].shape[0] for b in loader)  # first epoch, workers started from scratch
         cold_s = time.perf_counter() - t
         cache_mb = sum(p.stat().st_size for p in cache_dir.glob("*.npy")) / 1e6
-        print(f"cold (build + 1st epoch):  {n / cold_s:9.1f} patches/s "
-              f"({n} patches in {cold_s:.1f} s; cache build {build:.1f} s, {cache_mb:.0f} MB on disk)")
+        print(
+            f"cold (build + 1st epoch):  {n / cold_s:9.1f} patches/s "
+            f"({n} patches in {cold_s:.1f} s; cache build {build:.1f} s, {cache_mb:.0f} MB on disk)"
+        )
         start, n = time.perf_counter(), 0
         for b in loader:  # second epoch: persistent workers, warm page cache
             n += b["hr"].shape[0]
         warm = n / (time.perf_counter() - start)
         print(f"warm (cached, epoch 2):    {warm:9.1f} patches/s ({warm / naive:.0f}x naive)")
-        print(f"settings: {args.images} images {w}x{h}, {args.patch}x{args.patch} HR crops, batch {args.batch}, "
-              f"{args.workers} workers, {torch.get_num_threads()} torch threads")
+        print(
+            f"settings: {args.images} images {w}x{h}, {args.patch}x{args.patch} HR crops, batch {args.batch}, "
+            f"{args.workers} workers, {torch.get_num_threads()} torch threads"
+        )
     finally:
         if args.dir is None:
             shutil.rmtree(root, ignore_errors=True)

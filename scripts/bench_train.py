@@ -43,7 +43,9 @@ class StepTimer(L.Callback):
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--model", default="srcnn")
     p.add_argument("--trainer", default="cpu")
     p.add_argument("--precision", default=None)
@@ -58,11 +60,18 @@ def main() -> None:
 
     out = tempfile.mkdtemp(prefix="srlab-bench-")
     overrides = [
-        f"model={a.model}", f"trainer={a.trainer}", f"data.batch_size={a.batch_size}",
-        f"data.patch_size={a.patch}", f"data.num_workers={a.workers}", "logger=none",
+        f"model={a.model}",
+        f"trainer={a.trainer}",
+        f"data.batch_size={a.batch_size}",
+        f"data.patch_size={a.patch}",
+        f"data.num_workers={a.workers}",
+        "logger=none",
         # One long epoch: no validation inside the timed window.
-        f"data.patches_per_epoch={a.batch_size * (a.steps + 10)}", f"trainer.max_steps={a.steps}", "+trainer.limit_val_batches=1",
-        "trainer.enable_model_summary=false", *a.overrides,
+        f"data.patches_per_epoch={a.batch_size * (a.steps + 10)}",
+        f"trainer.max_steps={a.steps}",
+        "+trainer.limit_val_batches=1",
+        "trainer.enable_model_summary=false",
+        *a.overrides,
     ]
     if a.precision:
         overrides.append(f"trainer.precision={a.precision}")
@@ -75,7 +84,13 @@ def main() -> None:
     datamodule = instantiate(cfg.data, degradation=instantiate(cfg.degradation))
     model = instantiate(cfg.model)
     timer = StepTimer(a.warmup)
-    trainer = instantiate(cfg.trainer, callbacks=[timer], logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer = instantiate(
+        cfg.trainer,
+        callbacks=[timer],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+    )
     trainer.fit(model, datamodule=datamodule)
     rate = timer.steps * a.batch_size / (timer.t1 - timer.t0)
     print(

@@ -44,7 +44,9 @@ def output_layer(net: nn.Module) -> nn.Module | None:
     """The last registered leaf module with parameters (SRCNN's reconstruction conv)."""
     last = None
     for module in net.modules():
-        if next(module.children(), None) is None and any(True for _ in module.parameters(recurse=False)):
+        if next(module.children(), None) is None and any(
+            True for _ in module.parameters(recurse=False)
+        ):
             last = module
     return last
 
@@ -117,7 +119,9 @@ class SRModule(L.LightningModule):
         hr = to_model_space(batch["hr"], self.in_channels)
         sr = self(lr)
         loss = self.loss_fn(sr, hr)
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=lr.shape[0])
+        self.log(
+            "train/loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=lr.shape[0]
+        )
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
@@ -139,7 +143,9 @@ class SRModule(L.LightningModule):
             self.val_psnr_bicubic.reset()
             if not self.trainer.sanity_checking:
                 self.bicubic_psnr = value
-                log.info("val/psnr_bicubic = %.3f dB (bicubic baseline on the validation images)", value)
+                log.info(
+                    "val/psnr_bicubic = %.3f dB (bicubic baseline on the validation images)", value
+                )
         if self.bicubic_psnr is not None:
             self.log("val/psnr_bicubic", self.bicubic_psnr)
 
@@ -148,15 +154,19 @@ class SRModule(L.LightningModule):
         sr = self(lr_model)
         bic = imresize(lr_model, self.scale)
         for metric, out in (
-            (self.test_psnr, sr), (self.test_ssim, sr),
-            (self.test_psnr_bicubic, bic), (self.test_ssim_bicubic, bic),
+            (self.test_psnr, sr),
+            (self.test_ssim, sr),
+            (self.test_psnr_bicubic, bic),
+            (self.test_ssim_bicubic, bic),
         ):
             metric.update(out, batch["hr"])
 
     def on_test_epoch_end(self) -> None:
         for key, metric in (
-            ("test/psnr", self.test_psnr), ("test/ssim", self.test_ssim),
-            ("test/psnr_bicubic", self.test_psnr_bicubic), ("test/ssim_bicubic", self.test_ssim_bicubic),
+            ("test/psnr", self.test_psnr),
+            ("test/ssim", self.test_ssim),
+            ("test/psnr_bicubic", self.test_psnr_bicubic),
+            ("test/ssim_bicubic", self.test_ssim_bicubic),
         ):
             self.log(key, metric.compute())
             metric.reset()
@@ -170,7 +180,11 @@ class SRModule(L.LightningModule):
         body = [p for p in self.net.parameters() if id(p) not in head_params]
         groups = [{"params": body, "name": "body"}]
         if head_params:
-            base_lr = self.optimizer_factory.keywords.get("lr") if hasattr(self.optimizer_factory, "keywords") else None
+            base_lr = (
+                self.optimizer_factory.keywords.get("lr")
+                if hasattr(self.optimizer_factory, "keywords")
+                else None
+            )
             group = {"params": list(head.parameters()), "name": "head"}
             if base_lr is not None and self.hparams.last_layer_lr_scale != 1.0:
                 group["lr"] = base_lr * self.hparams.last_layer_lr_scale
@@ -220,6 +234,6 @@ def net_from_checkpoint(ckpt: dict, source: str = "checkpoint") -> nn.Module:
     if not net_config:
         raise ValueError(f"{source}: not an srlab checkpoint (no network config stored)")
     net = instantiate(net_config)
-    state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+    state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
     net.load_state_dict(state)
     return net.eval()

@@ -87,13 +87,22 @@ def _read_jsonl(run: Run, path: Path) -> None:
     run.history = [(step, rec["val/psnr"]) for step, rec in sorted(scored.items())]
     if scored:
         best = max(scored.values(), key=lambda rec: rec["val/psnr"])
-        run.best_psnr, run.best_ssim, run.best_step = best["val/psnr"], _number(best.get("val/ssim")), int(best["step"])
+        run.best_psnr, run.best_ssim, run.best_step = (
+            best["val/psnr"],
+            _number(best.get("val/ssim")),
+            int(best["step"]),
+        )
 
 
 def _read_summary(run: Run, path: Path) -> None:
     s = json.loads(path.read_text())
     run.status = s.get("status", run.status)
-    for attr, key in (("best_psnr", "best_val_psnr"), ("best_ssim", "best_val_ssim"), ("bicubic_psnr", "val_psnr_bicubic"), ("wall_s", "wall_s")):
+    for attr, key in (
+        ("best_psnr", "best_val_psnr"),
+        ("best_ssim", "best_val_ssim"),
+        ("bicubic_psnr", "val_psnr_bicubic"),
+        ("wall_s", "wall_s"),
+    ):
         if s.get(key) is not None:
             setattr(run, attr, float(s[key]))
     if s.get("best_step") is not None:
@@ -195,7 +204,11 @@ def markdown(runs: list[Run], sweep_dir: Path) -> str:
     """The report as markdown (the table sorted by PSNR)."""
     runs = sort_runs(runs)
     common, varying = _varying(runs)
-    lines = [f"# Sweep report: `{sweep_dir}`", "", f"{len(runs)} runs, sorted by best validation PSNR (Y, border shaved)."]
+    lines = [
+        f"# Sweep report: `{sweep_dir}`",
+        "",
+        f"{len(runs)} runs, sorted by best validation PSNR (Y, border shaved).",
+    ]
     if common:
         lines += ["", "Common overrides: " + " ".join(f"`{o}`" for o in common)]
     optuna = sweep_dir / "optimization_results.yaml"
@@ -258,13 +271,17 @@ def plot(runs: list[Run], path: Path, title: str) -> Path:
     return path
 
 
-def report(sweep_dir: str | Path, out_dir: str | Path | None = None) -> tuple[Path, Path, list[Run]]:
+def report(
+    sweep_dir: str | Path, out_dir: str | Path | None = None
+) -> tuple[Path, Path, list[Run]]:
     """Write ``report.md`` and ``val_psnr.png`` for ``sweep_dir``; returns their paths and the runs."""
     from srlab.errors import SrlabError
 
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
-        raise SrlabError(f"{sweep_dir}: no such directory (give a sweep directory, e.g. experiments/multirun/<date>)")
+        raise SrlabError(
+            f"{sweep_dir}: no such directory (give a sweep directory, e.g. experiments/multirun/<date>)"
+        )
     runs = find_runs(sweep_dir)
     if not runs:
         raise SrlabError(f"{sweep_dir}: no runs found (no */.hydra/overrides.yaml below it)")
@@ -280,9 +297,15 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m srlab.report <sweep dir> [--out DIR]``: print the table, write report and plot."""
     from srlab.errors import user_errors
 
-    parser = argparse.ArgumentParser(prog="python -m srlab.report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("sweep_dir", help="a multirun directory, e.g. experiments/multirun/2026-01-31_12-00-00")
-    parser.add_argument("--out", default=None, help="where to write report.md and val_psnr.png (default: sweep_dir)")
+    parser = argparse.ArgumentParser(
+        prog="python -m srlab.report", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "sweep_dir", help="a multirun directory, e.g. experiments/multirun/2026-01-31_12-00-00"
+    )
+    parser.add_argument(
+        "--out", default=None, help="where to write report.md and val_psnr.png (default: sweep_dir)"
+    )
     args = parser.parse_args(argv)
     with user_errors():
         md_path, png_path, _ = report(args.sweep_dir, args.out)

@@ -73,9 +73,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if ckpt_cb is not None and ckpt_cb.best_model_score is not None:
         metrics["val/psnr_best"] = float(ckpt_cb.best_model_score)
     if cfg.get("test"):
-        test_ckpt = ckpt_cb.best_model_path if ckpt_cb is not None and ckpt_cb.best_model_path else None
+        test_ckpt = (
+            ckpt_cb.best_model_path if ckpt_cb is not None and ckpt_cb.best_model_path else None
+        )
         trainer.test(model=model, datamodule=datamodule, ckpt_path=test_ckpt, weights_only=False)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+        metrics.update(
+            {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        )
 
     if rank_zero_only.rank == 0:
         _print_summary(cfg, metrics, ckpt_cb)
@@ -97,7 +101,11 @@ def _resume_checkpoint(cfg: DictConfig, run_dir: str) -> str | None:
     if ckpt_path is None and cfg.get("resume") == "auto":
         resumed_run = latest_resumable_run(cfg.paths.experiments_dir, cfg.experiment_name)
         if resumed_run is None:
-            log.info("resume=auto: no earlier run of %s with %s; starting fresh", cfg.experiment_name, LAST_CKPT)
+            log.info(
+                "resume=auto: no earlier run of %s with %s; starting fresh",
+                cfg.experiment_name,
+                LAST_CKPT,
+            )
             return None
         ckpt_path = str(resumed_run / LAST_CKPT)
         if os.path.abspath(resumed_run) != os.path.abspath(run_dir):  # e.g. inside a multirun
@@ -105,7 +113,9 @@ def _resume_checkpoint(cfg: DictConfig, run_dir: str) -> str | None:
                 f.write(f"{resumed_run}\n")
     if ckpt_path is None:
         return None
-    step = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True).get("global_step", 0)
+    step = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True).get(
+        "global_step", 0
+    )
     log.info("resuming from %s (global step %d)", ckpt_path, step)
     print(f"[srlab] resuming from {ckpt_path} at global step {step}", flush=True)
     with open_dict(cfg):

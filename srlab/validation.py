@@ -51,8 +51,11 @@ def check_group_choices(overrides: Iterable[str], config_dir: str | Path = CONFI
 
     groups = set(config_groups(config_dir))
     candidates = [
-        a for a in args
-        if not a.startswith("-") and "=" in a and a.split("=", 1)[0].lstrip("+").split("@")[0] in groups
+        a
+        for a in args
+        if not a.startswith("-")
+        and "=" in a
+        and a.split("=", 1)[0].lstrip("+").split("@")[0] in groups
     ]
     try:
         parsed = OverridesParser.create().parse_overrides(candidates)
@@ -63,7 +66,9 @@ def check_group_choices(overrides: Iterable[str], config_dir: str | Path = CONFI
         if override.is_delete() or group not in groups:
             continue
         values = (
-            list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
+            list(override.sweep_string_iterator())
+            if override.is_sweep_override()
+            else [override.value()]
         )
         valid = group_options(group, config_dir)
         for value in values:
@@ -145,7 +150,9 @@ def validate_train_config(cfg: DictConfig) -> None:
 
     max_steps = _select(cfg, "trainer.max_steps")
     if max_steps is not None and (not _is_int(max_steps) or (max_steps < 1 and max_steps != -1)):
-        raise ConfigError(f"trainer.max_steps={max_steps}: must be an integer >= 1 (or -1: no limit)")
+        raise ConfigError(
+            f"trainer.max_steps={max_steps}: must be an integer >= 1 (or -1: no limit)"
+        )
 
     for key in ("data.train_dir", "data.val_dir", "data.test_dir"):
         folder = _select(cfg, key)

@@ -20,7 +20,13 @@ SHARED_DATA = Path(os.environ.get("SRLAB_SHARED_DATA", REPO_ROOT.parent / "share
 def _isolated_env(tmp_path_factory, monkeypatch):
     """W&B and srlab never write to ~ or the repo, and never reach the network."""
     base = tmp_path_factory.mktemp("env")
-    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR", "WANDB_ARTIFACT_DIR"):
+    for var in (
+        "WANDB_DIR",
+        "WANDB_CACHE_DIR",
+        "WANDB_CONFIG_DIR",
+        "WANDB_DATA_DIR",
+        "WANDB_ARTIFACT_DIR",
+    ):
         monkeypatch.setenv(var, str(base / var.lower()))
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_MODE", raising=False)
@@ -45,7 +51,9 @@ def smooth_image(rng: np.random.Generator, h: int, w: int, channels: int = 3) ->
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
 
-def write_images(folder: Path, count: int, size=(60, 72), seed: int = 0, grey_every: int = 0) -> list[Path]:
+def write_images(
+    folder: Path, count: int, size=(60, 72), seed: int = 0, grey_every: int = 0
+) -> list[Path]:
     """Write ``count`` PNGs of ``size=(h, w)`` into ``folder``; every ``grey_every``-th one grey."""
     from PIL import Image
 
@@ -114,5 +122,7 @@ def fast_overrides(train_dir: Path, val_dir: Path, steps: int = 3) -> list[str]:
 def shared_data() -> Path:
     """``../shared/data`` (Set5, Set14, T91); tests that need it skip when it is absent."""
     if not (SHARED_DATA / "Set5").is_dir():
-        pytest.skip(f"shared benchmark data not found at {SHARED_DATA} (CI has it; set SRLAB_SHARED_DATA)")
+        pytest.skip(
+            f"shared benchmark data not found at {SHARED_DATA} (CI has it; set SRLAB_SHARED_DATA)"
+        )
     return SHARED_DATA

@@ -15,7 +15,9 @@ from srlab.callbacks.checkpoint import WRITE_DELAY_ENV, atomic_torch_save, temp_
 from tests.conftest import REPO_ROOT, fast_overrides
 
 
-def test_sigkill_during_a_checkpoint_write_leaves_the_previous_last_ckpt_loadable(tmp_path, image_dirs):
+def test_sigkill_during_a_checkpoint_write_leaves_the_previous_last_ckpt_loadable(
+    tmp_path, image_dirs
+):
     run = tmp_path / "run"
     args = fast_overrides(*image_dirs, steps=200) + [
         f"hydra.run.dir={run}",
@@ -26,7 +28,11 @@ def test_sigkill_during_a_checkpoint_write_leaves_the_previous_last_ckpt_loadabl
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), WRITE_DELAY_ENV: "0.02"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "srlab.train", *args],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     last = run / "checkpoints" / "last.ckpt"
 
@@ -37,7 +43,9 @@ def test_sigkill_during_a_checkpoint_write_leaves_the_previous_last_ckpt_loadabl
         deadline = time.monotonic() + 240
         while not writing_next_checkpoint():
             if proc.poll() is not None:
-                pytest.fail(f"training exited early ({proc.returncode}):\n{proc.stdout.read()[-3000:]}")
+                pytest.fail(
+                    f"training exited early ({proc.returncode}):\n{proc.stdout.read()[-3000:]}"
+                )
             assert time.monotonic() < deadline, "no second checkpoint write started"
             time.sleep(0.01)
         os.kill(proc.pid, signal.SIGKILL)

@@ -7,7 +7,18 @@ from omegaconf import OmegaConf
 
 from tests.conftest import REPO_ROOT, compose_train
 
-GROUPS = ["model", "data", "degradation", "trainer", "logger", "callbacks", "paths", "experiment", "debug", "hparams_search"]
+GROUPS = [
+    "model",
+    "data",
+    "degradation",
+    "trainer",
+    "logger",
+    "callbacks",
+    "paths",
+    "experiment",
+    "debug",
+    "hparams_search",
+]
 OPTIONS = [
     (group, p.relative_to(REPO_ROOT / "conf" / group).with_suffix("").as_posix())
     for group in GROUPS
@@ -17,7 +28,17 @@ OPTIONS = [
 
 def test_every_group_has_options():
     groups_with_options = {g for g, _ in OPTIONS}
-    assert {"model", "data", "degradation", "trainer", "logger", "callbacks", "paths", "experiment", "debug"} <= groups_with_options
+    assert {
+        "model",
+        "data",
+        "degradation",
+        "trainer",
+        "logger",
+        "callbacks",
+        "paths",
+        "experiment",
+        "debug",
+    } <= groups_with_options
 
 
 @pytest.mark.parametrize("group,option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
@@ -33,7 +54,9 @@ def test_option_composes_and_resolves(group, option, tmp_path):
     assert cfg.model.net._target_ and cfg.trainer._target_
 
 
-@pytest.mark.parametrize("option", sorted(p.stem for p in (REPO_ROOT / "conf" / "degradation").glob("*.yaml")))
+@pytest.mark.parametrize(
+    "option", sorted(p.stem for p in (REPO_ROOT / "conf" / "degradation").glob("*.yaml"))
+)
 def test_degradation_options_instantiate_and_run(option, tmp_path):
     import torch
     from hydra.utils import instantiate

@@ -30,19 +30,39 @@ BAD_VALUES = [
     (["data.scale=0"], "data.scale=0: must be an integer >= 2 (2, 3, 4, …)"),
     (["data.scale=2.5"], "data.scale=2.5: must be an integer >= 2 (2, 3, 4, …)"),
     (["data.scale=three"], "data.scale=three: must be an integer >= 2 (2, 3, 4, …)"),
-    (["data.patch_size=25"], "data.patch_size=25: must be divisible by data.scale=3 (e.g. 24 or 27)"),
-    (["data.scale=4", "data.patch_size=2"], "data.patch_size=2: must be divisible by data.scale=4 (e.g. 4)"),
+    (
+        ["data.patch_size=25"],
+        "data.patch_size=25: must be divisible by data.scale=3 (e.g. 24 or 27)",
+    ),
+    (
+        ["data.scale=4", "data.patch_size=2"],
+        "data.patch_size=2: must be divisible by data.scale=4 (e.g. 4)",
+    ),
     (["data.patch_size=-6"], "data.patch_size=-6: must be a positive integer"),
     (["data.batch_size=0"], "data.batch_size=0: must be an integer >= 1"),
-    (["data.patches_per_epoch=2"], "data.patches_per_epoch=2: smaller than data.batch_size=4, an epoch would have no batch"),
+    (
+        ["data.patches_per_epoch=2"],
+        "data.patches_per_epoch=2: smaller than data.batch_size=4, an epoch would have no batch",
+    ),
     (["data.num_workers=-1"], "data.num_workers=-1: must be an integer >= 0"),
-    (["model.optimizer.lr=-0.001"], "model.optimizer.lr=-0.001: the learning rate must be a number > 0"),
+    (
+        ["model.optimizer.lr=-0.001"],
+        "model.optimizer.lr=-0.001: the learning rate must be a number > 0",
+    ),
     (["model.optimizer.lr=0"], "model.optimizer.lr=0: the learning rate must be a number > 0"),
     (["trainer.max_steps=0"], "trainer.max_steps=0: must be an integer >= 1 (or -1: no limit)"),
-    (["resume=yes"], "resume=yes: must be 'auto' or null (use ckpt_path=PATH to resume a given checkpoint)"),
-    (["callbacks.periodic_checkpoint.every_n_train_steps=0"],
-     "callbacks.periodic_checkpoint.every_n_train_steps=0: must be an integer >= 1"),
-    (["callbacks.nonfinite_guard.action=ignore"], "callbacks.nonfinite_guard.action=ignore: must be 'stop' or 'skip'"),
+    (
+        ["resume=yes"],
+        "resume=yes: must be 'auto' or null (use ckpt_path=PATH to resume a given checkpoint)",
+    ),
+    (
+        ["callbacks.periodic_checkpoint.every_n_train_steps=0"],
+        "callbacks.periodic_checkpoint.every_n_train_steps=0: must be an integer >= 1",
+    ),
+    (
+        ["callbacks.nonfinite_guard.action=ignore"],
+        "callbacks.nonfinite_guard.action=ignore: must be 'stop' or 'skip'",
+    ),
 ]
 
 
@@ -64,7 +84,10 @@ def test_required_value_not_set_names_the_key(tmp_path):
     cfg = compose_train(["data=folder"], output_dir=tmp_path / "run")
     with pytest.raises(ConfigError) as info:
         validate_train_config(cfg)
-    assert str(info.value) == "data.train_dir is required but not set: add data.train_dir=… to the command line"
+    assert (
+        str(info.value)
+        == "data.train_dir is required but not set: add data.train_dir=… to the command line"
+    )
 
 
 def test_missing_checkpoint_for_ckpt_path(tmp_path, image_dirs):
@@ -80,22 +103,37 @@ def test_unknown_group_option_lists_the_valid_ones(group):
     assert valid, group
     with pytest.raises(ConfigError) as info:
         check_group_choices(["data.scale=2", f"{group}=nonexistent"])
-    assert str(info.value) == f"unknown {group} 'nonexistent' ({group}=nonexistent); valid: {', '.join(valid)}"
+    assert (
+        str(info.value)
+        == f"unknown {group} 'nonexistent' ({group}=nonexistent); valid: {', '.join(valid)}"
+    )
 
 
 def test_group_choices_accept_valid_options_sweeps_and_deletions():
-    check_group_choices(["model=srcnn", "data=folder", "degradation=bicubic", "experiment=null", "~logger"])
-    check_group_choices(["-m", "model=srcnn,srcnn_915", "logger=none", "+trainer.foo=1", "data.scale=3"])
+    check_group_choices(
+        ["model=srcnn", "data=folder", "degradation=bicubic", "experiment=null", "~logger"]
+    )
+    check_group_choices(
+        ["-m", "model=srcnn,srcnn_915", "logger=none", "+trainer.foo=1", "data.scale=3"]
+    )
     valid = ", ".join(group_options("model"))  # every conf/model/*.yaml, sorted
     assert valid.startswith("bicubic, ") and "srcnn" in valid.split(", ")
-    with pytest.raises(ConfigError, match=re.escape(f"unknown model 'srcnx' (model=srcnx); valid: {valid}")):
+    with pytest.raises(
+        ConfigError, match=re.escape(f"unknown model 'srcnx' (model=srcnx); valid: {valid}")
+    ):
         check_group_choices(["-m", "model=srcnn,srcnx"])
-    check_group_choices(["--config-dir=/elsewhere", "model=my_own"])  # other search path: Hydra decides
+    check_group_choices(
+        ["--config-dir=/elsewhere", "model=my_own"]
+    )  # other search path: Hydra decides
 
 
 def _cli(args, cwd):
     return subprocess.run(
-        [sys.executable, "-m", "srlab.train", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "srlab.train", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "SRLAB_DATA_DIR": str(cwd / "nodata")},
     )
 
@@ -104,12 +142,20 @@ def test_cli_unknown_model_is_one_line(tmp_path):
     proc = _cli(["model=srcnx", "logger=none"], tmp_path)
     assert proc.returncode == 2
     valid = ", ".join(group_options("model"))
-    assert proc.stderr.strip() == f"srlab: error: unknown model 'srcnx' (model=srcnx); valid: {valid}"
+    assert (
+        proc.stderr.strip() == f"srlab: error: unknown model 'srcnx' (model=srcnx); valid: {valid}"
+    )
 
 
 def test_cli_bad_scale_is_one_line_and_starts_nothing(tmp_path, image_dirs):
-    proc = _cli([*fast_overrides(*image_dirs), "data.scale=1", f"paths.experiments_dir={tmp_path / 'exp'}"], tmp_path)
+    proc = _cli(
+        [*fast_overrides(*image_dirs), "data.scale=1", f"paths.experiments_dir={tmp_path / 'exp'}"],
+        tmp_path,
+    )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == "srlab: error: data.scale=1: must be an integer >= 2 (2, 3, 4, …)"
+    assert (
+        proc.stderr.strip().splitlines()[-1]
+        == "srlab: error: data.scale=1: must be an integer >= 2 (2, 3, 4, …)"
+    )
     assert "Traceback" not in proc.stderr
     assert not list((tmp_path / "exp").rglob("*.ckpt"))

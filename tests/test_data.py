@@ -35,9 +35,17 @@ def test_train_a_few_steps_on_a_fake_div2k_tree(tmp_path):
     _fake_div2k(data)
     cfg = compose_train(
         [
-            "data=div2k", f"paths.data_dir={data}", "data.batch_size=4", "data.patches_per_epoch=100000",
-            "data.num_workers=0", "data.patch_size=24", "trainer=cpu", "trainer.max_steps=3",
-            "trainer.enable_model_summary=false", "logger=none", "~callbacks.progress_bar",
+            "data=div2k",
+            f"paths.data_dir={data}",
+            "data.batch_size=4",
+            "data.patches_per_epoch=100000",
+            "data.num_workers=0",
+            "data.patch_size=24",
+            "trainer=cpu",
+            "trainer.max_steps=3",
+            "trainer.enable_model_summary=false",
+            "logger=none",
+            "~callbacks.progress_bar",
         ],
         output_dir=tmp_path / "run",
     )
@@ -52,7 +60,9 @@ def test_train_a_few_steps_on_a_fake_div2k_tree(tmp_path):
 def test_div2k_finds_both_layouts_and_explains_a_missing_tree(tmp_path):
     write_images(tmp_path / "DIV2K_valid_HR", 2, size=(20, 20))
     assert len(DIV2K(tmp_path, "valid")) == 2  # <root>/DIV2K_valid_HR also works
-    with pytest.raises(DatasetNotFoundError, match=r"DIV2K not found.*DIV2K_train_HR(.|\n)*data.download=true"):
+    with pytest.raises(
+        DatasetNotFoundError, match=r"DIV2K not found.*DIV2K_train_HR(.|\n)*data.download=true"
+    ):
         DIV2K(tmp_path, "train")
     with pytest.raises(ValueError):
         DIV2K(tmp_path, "test")
@@ -126,7 +136,9 @@ def test_storages_give_identical_crops(tmp_path, storage):
     src = FolderImages(tmp_path / "img")
     cache = DecodedImageCache(tmp_path / "cache", progress=False)
     ref = RandomPatchDataset(src, 2, 16, 12, in_memory=True)
-    ds = RandomPatchDataset(src, 2, 16, 12, in_memory=storage == "memory", cache=cache if storage == "cache" else None)
+    ds = RandomPatchDataset(
+        src, 2, 16, 12, in_memory=storage == "memory", cache=cache if storage == "cache" else None
+    )
     assert ds.images.storage == storage
     torch.manual_seed(0)
     a = torch.stack([ref[i]["hr"] for i in range(12)])
@@ -145,7 +157,9 @@ def test_crops_come_from_the_image_aligned_to_the_scale_grid(tmp_path):
     for i in range(50):
         patch = ds[i]["hr"].permute(1, 2, 0).numpy()
         hits = [
-            (y, x) for y in range(0, 31 - 31 % 3 - 11, 3) for x in range(0, 43 - 43 % 3 - 11, 3)
+            (y, x)
+            for y in range(0, 31 - 31 % 3 - 11, 3)
+            for x in range(0, 43 - 43 % 3 - 11, 3)
             if np.array_equal(arr[y : y + 12, x : x + 12], patch)
         ]
         assert hits, "crop not found on the scale grid inside the mod-cropped image"
@@ -183,8 +197,15 @@ def test_corrupt_files_stop_with_the_name_or_are_skipped(tmp_path, caplog, stora
     with pytest.raises(ImageReadError, match="broken.png"):
         HRImages(src, storage, cache, scale=2, min_size=16)
     with caplog.at_level(logging.WARNING):
-        ds = RandomPatchDataset(src, 2, 16, 4, in_memory=storage == "memory",
-                                cache=cache if storage == "cache" else None, skip_bad_images=True)
+        ds = RandomPatchDataset(
+            src,
+            2,
+            16,
+            4,
+            in_memory=storage == "memory",
+            cache=cache if storage == "cache" else None,
+            skip_bad_images=True,
+        )
     assert len(ds.images) == 2 and "broken.png" in caplog.text
     assert ds[0]["hr"].shape == (3, 16, 16)
 
@@ -194,7 +215,9 @@ def test_file_broken_past_its_header_is_skipped_at_sampling_time(tmp_path, caplo
     data = paths[1].read_bytes()
     mid = len(data) // 2
     paths[1].write_bytes(data[:mid] + bytes(64) + data[mid + 64 :])  # header intact, pixels broken
-    ds = RandomPatchDataset(FolderImages(tmp_path / "img"), 2, 16, 40, in_memory=False, skip_bad_images=True)
+    ds = RandomPatchDataset(
+        FolderImages(tmp_path / "img"), 2, 16, 40, in_memory=False, skip_bad_images=True
+    )
     assert len(ds.images) == 2  # the header check cannot see it
     with caplog.at_level(logging.WARNING):
         for i in range(40):
@@ -224,7 +247,14 @@ def test_grid_sub_images_enumerate_every_position_deterministically(tmp_path):
     ds = GridPatchDataset(FolderImages(tmp_path / "img"), 3, 33, 14)
     # a.png mod-cropped to 69x60: rows 0,14,28 (+33 <= 69), cols 0,14 (+33 <= 60); img_000 33x45: 1x1.
     assert len(ds) == 3 * 2 + 1 * 1
-    assert [tuple(r) for r in ds.grid[:6]] == [(0, 0, 0), (0, 0, 14), (0, 14, 0), (0, 14, 14), (0, 28, 0), (0, 28, 14)]
+    assert [tuple(r) for r in ds.grid[:6]] == [
+        (0, 0, 0),
+        (0, 0, 14),
+        (0, 14, 0),
+        (0, 14, 14),
+        (0, 28, 0),
+        (0, 28, 14),
+    ]
     np.testing.assert_array_equal(ds[3]["hr"].permute(1, 2, 0).numpy(), arr[14:47, 14:47])
     assert torch.equal(ds[3]["hr"], ds[3]["hr"])  # no augmentation by default: deterministic
     twice = GridPatchDataset(FolderImages(tmp_path / "img"), 3, 33, 14, repeats=2)
@@ -267,7 +297,10 @@ def test_t91_config_reads_t91_with_set5_validation(tmp_path, shared_data):
     assert len(dm.val_set) == 5 and len(dm.train_set.images) == 91
     batch = dm.degrade(next(iter(dm.train_dataloader())), training=True)
     assert batch["hr"].shape == (4, 3, 48, 48) and batch["lr"].shape == (4, 3, 16, 16)
-    assert [dm.val_set[i]["hr"].shape for i in (0, 4)] == [(3, 510, 510), (3, 342, 228)]  # baby, woman
+    assert [dm.val_set[i]["hr"].shape for i in (0, 4)] == [
+        (3, 510, 510),
+        (3, 342, 228),
+    ]  # baby, woman
 
 
 @pytest.mark.slow
@@ -279,9 +312,21 @@ def test_t91_acceptance_command_runs_50_steps(tmp_path, shared_data):
     from tests.conftest import REPO_ROOT
 
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    args = ["model=srcnn", "data=t91", f"paths.data_dir={shared_data}", "trainer.max_steps=50",
-            "logger=none", f"paths.experiments_dir={tmp_path / 'exp'}"]
-    proc = subprocess.run([sys.executable, "-m", "srlab.train", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=1800)
+    args = [
+        "model=srcnn",
+        "data=t91",
+        f"paths.data_dir={shared_data}",
+        "trainer.max_steps=50",
+        "logger=none",
+        f"paths.experiments_dir={tmp_path / 'exp'}",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "srlab.train", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "validation PSNR" in proc.stdout and "bicubic" in proc.stdout

@@ -22,7 +22,9 @@ def test_unpadded_sampler_shards_cover_every_image_exactly_once():
         data = list(range(n))
         shards = [list(UnpaddedDistributedSampler(data, world, rank)) for rank in range(world)]
         assert sorted(i for s in shards for i in s) == data, (n, world)
-        assert [len(UnpaddedDistributedSampler(data, world, r)) for r in range(world)] == [len(s) for s in shards]
+        assert [len(UnpaddedDistributedSampler(data, world, r)) for r in range(world)] == [
+            len(s) for s in shards
+        ]
         # A DistributedSampler subclass, so Lightning does not replace it with its padding one.
         assert isinstance(UnpaddedDistributedSampler(data, world, 0), DistributedSampler)
     # Lightning's default would pad 3 images on 2 ranks to 4 (image 0 twice): what this avoids.
@@ -37,7 +39,14 @@ def test_unpadded_sampler_shards_cover_every_image_exactly_once():
 
 
 def test_ddp_config_takes_devices_and_nodes_from_torchrun_and_slurm(monkeypatch):
-    for var in ("LOCAL_WORLD_SIZE", "WORLD_SIZE", "SLURM_NTASKS", "SLURM_NTASKS_PER_NODE", "SLURM_NNODES", "SLURM_JOB_NAME"):
+    for var in (
+        "LOCAL_WORLD_SIZE",
+        "WORLD_SIZE",
+        "SLURM_NTASKS",
+        "SLURM_NTASKS_PER_NODE",
+        "SLURM_NNODES",
+        "SLURM_JOB_NAME",
+    ):
         monkeypatch.delenv(var, raising=False)
     cfg = compose_train(["trainer=ddp"])
     assert (cfg.trainer.devices, cfg.trainer.num_nodes) == ("auto", 1)
@@ -67,9 +76,16 @@ def _validate_single_process(cfg, ckpt_path) -> float:
 
     datamodule = instantiate(cfg.data, degradation=instantiate(cfg.degradation))
     module = instantiate(cfg.model)
-    module.load_state_dict(torch.load(ckpt_path, map_location="cpu", weights_only=True)["state_dict"])
-    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-                        enable_model_summary=False)
+    module.load_state_dict(
+        torch.load(ckpt_path, map_location="cpu", weights_only=True)["state_dict"]
+    )
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     (result,) = trainer.validate(module, datamodule=datamodule, verbose=False)
     return result["val/psnr"]
 
@@ -81,14 +97,27 @@ def test_ddp_two_cpu_processes_validate_like_one(tmp_path):
     write_images(train_dir, 4, size=(48, 48), seed=1)
     write_images(val_dir, 3, size=(36, 42), seed=2, grey_every=3)
     run_dir = tmp_path / "ddp_run"
-    overrides = [o for o in fast_overrides(train_dir, val_dir, steps=2) if not o.startswith("trainer=")]
+    overrides = [
+        o for o in fast_overrides(train_dir, val_dir, steps=2) if not o.startswith("trainer=")
+    ]
     args = [
-        "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", f"hydra.run.dir={run_dir}",
-        "model=srcnn_915", "torch_threads=1", *overrides,
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        f"hydra.run.dir={run_dir}",
+        "model=srcnn_915",
+        "torch_threads=1",
+        *overrides,
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "srlab.train", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-m", "srlab.train", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (run_dir / "train_ddp_process_1.log").is_file(), "the second rank did not run"
 
@@ -99,7 +128,10 @@ def test_ddp_two_cpu_processes_validate_like_one(tmp_path):
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     assert torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"] == 2
 
-    cfg = compose_train(["model=srcnn_915", *fast_overrides(train_dir, val_dir, steps=2)], output_dir=tmp_path / "one")
+    cfg = compose_train(
+        ["model=srcnn_915", *fast_overrides(train_dir, val_dir, steps=2)],
+        output_dir=tmp_path / "one",
+    )
     single_psnr = _validate_single_process(cfg, ckpt)
     assert ddp_psnr == pytest.approx(single_psnr, abs=1e-4)
 
@@ -117,14 +149,18 @@ def test_ddp_two_cpu_processes_validate_like_one(tmp_path):
     assert abs((sum(per_image) + per_image[0]) / 4 - single_psnr) > 1e-3
 
 
-def test_ddp_trainer_instantiates_on_cpu_and_refuses_lightning_launcher_inside_a_sweep(tmp_path, monkeypatch):
+def test_ddp_trainer_instantiates_on_cpu_and_refuses_lightning_launcher_inside_a_sweep(
+    tmp_path, monkeypatch
+):
     from hydra.utils import instantiate
     from lightning.pytorch.strategies import DDPStrategy
 
     from srlab.errors import ConfigError
     from srlab.utils import distributed, run_names
 
-    cfg = compose_train(["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"], output_dir=tmp_path)
+    cfg = compose_train(
+        ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"], output_dir=tmp_path
+    )
     trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
     assert isinstance(trainer.strategy, DDPStrategy) and trainer.world_size == 2
     distributed.check_launch(trainer)  # a single run: Lightning starts the second process itself

@@ -111,7 +111,11 @@ def test_fetch_downloads_verifies_and_extracts(tmp_path, server):
     archive = RemoteArchive(server.url + "images.zip", size=len(data), checksum=_md5(data))
     written = fetch(archive, root, progress=False)
     assert written == [root / "Images"]
-    assert sorted(p.name for p in (root / "Images").iterdir()) == ["img_000.png", "img_001.png", "img_002.png"]
+    assert sorted(p.name for p in (root / "Images").iterdir()) == [
+        "img_000.png",
+        "img_001.png",
+        "img_002.png",
+    ]
     # The archive is removed after extraction; no temporary or partial files remain.
     assert sorted(p.name for p in root.iterdir()) == ["Images"]
 
@@ -189,8 +193,13 @@ def _evil_zip(path: Path, name: str, symlink: bool = False) -> None:
 
 @pytest.mark.parametrize(
     "member, symlink",
-    [("../x.txt", False), ("good/../../x.txt", False), ("/tmp/srlab_evil_abs.txt", False),
-     ("C:/evil.txt", False), ("link", True)],
+    [
+        ("../x.txt", False),
+        ("good/../../x.txt", False),
+        ("/tmp/srlab_evil_abs.txt", False),
+        ("C:/evil.txt", False),
+        ("link", True),
+    ],
 )
 def test_zip_members_escaping_the_target_are_refused(tmp_path, member, symlink):
     archive = tmp_path / "evil.zip"
@@ -210,7 +219,9 @@ def test_tar_members_escaping_the_target_are_refused(tmp_path, kind):
         ok = tarfile.TarInfo("good/ok.txt")
         ok.size = 4
         tf.addfile(ok, io.BytesIO(b"fine"))
-        info = tarfile.TarInfo({"dotdot": "../x.txt", "absolute": "/tmp/srlab_evil_abs.txt"}.get(kind, "link"))
+        info = tarfile.TarInfo(
+            {"dotdot": "../x.txt", "absolute": "/tmp/srlab_evil_abs.txt"}.get(kind, "link")
+        )
         if kind == "symlink":
             info.type, info.linkname = tarfile.SYMTYPE, "../../x.txt"
             tf.addfile(info)
@@ -234,7 +245,8 @@ def test_div2k_download_through_the_source(tmp_path, server, monkeypatch):
     data = _zip_of_images(tmp_path, "DIV2K_valid_HR", count=2)
     server.files["DIV2K_valid_HR.zip"] = data
     monkeypatch.setitem(
-        sources.DIV2K_ARCHIVES, "valid",
+        sources.DIV2K_ARCHIVES,
+        "valid",
         RemoteArchive(server.url + "DIV2K_valid_HR.zip", size=len(data), checksum=_md5(data)),
     )
     root = tmp_path / "data"
@@ -246,8 +258,11 @@ def test_div2k_download_through_the_source(tmp_path, server, monkeypatch):
     assert not (root / ".downloads").exists()
     # A mirror is the same archive at another base URL, checked against the same checksum.
     monkeypatch.setitem(
-        sources.DIV2K_ARCHIVES, "train",
-        RemoteArchive("https://invalid.example/DIV2K_train_HR.zip", size=len(data), checksum=_md5(data)),
+        sources.DIV2K_ARCHIVES,
+        "train",
+        RemoteArchive(
+            "https://invalid.example/DIV2K_train_HR.zip", size=len(data), checksum=_md5(data)
+        ),
     )
     server.files["DIV2K_train_HR.zip"] = data
     # (The served "train" archive holds DIV2K_valid_HR/, so after extracting it there is no train folder.)

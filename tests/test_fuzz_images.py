@@ -18,8 +18,18 @@ from tests.conftest import smooth_image
 
 # File signatures, so that random tails reach the decoders instead of failing identification.
 MAGICS = [
-    b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"\xff\xd8\xff", b"GIF89a", b"GIF87a", b"BM",
-    b"II*\x00", b"MM\x00*", b"RIFF\x00\x00\x00\x00WEBPVP8 ", b"P6\n", b"P5\n4 4\n255\n",
+    b"",
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff\xe0",
+    b"\xff\xd8\xff",
+    b"GIF89a",
+    b"GIF87a",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+    b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+    b"P6\n",
+    b"P5\n4 4\n255\n",
 ]
 
 
@@ -37,11 +47,19 @@ def _fuzz_cases(seed: int = 1234) -> list[tuple[str, bytes]]:
     for i in range(200):  # random byte strings, some behind a real signature
         magic = MAGICS[i % len(MAGICS)]
         n = int(rng.integers(0, 2048)) if i % 3 else int(rng.integers(0, 64))
-        cases.append((f"random_{i:03d}.png", magic + rng.integers(0, 256, n, dtype=np.uint8).tobytes()))
-    for fmt, ext, args in (("PNG", "png", {}), ("JPEG", "jpg", {"quality": 90}),
-                           ("JPEG", "jpg", {"progressive": True}), ("PNG", "png", {"optimize": True})):
+        cases.append(
+            (f"random_{i:03d}.png", magic + rng.integers(0, 256, n, dtype=np.uint8).tobytes())
+        )
+    for fmt, ext, args in (
+        ("PNG", "png", {}),
+        ("JPEG", "jpg", {"quality": 90}),
+        ("JPEG", "jpg", {"progressive": True}),
+        ("PNG", "png", {"optimize": True}),
+    ):
         data = _encoded(fmt, rng, **args)
-        cuts = sorted(set(int(c) for c in rng.integers(1, len(data) - 1, 40)) | {1, 8, 16, 33, len(data) - 1})
+        cuts = sorted(
+            set(int(c) for c in rng.integers(1, len(data) - 1, 40)) | {1, 8, 16, 33, len(data) - 1}
+        )
         cases += [(f"truncated_{fmt}_{cut}.{ext}", data[:cut]) for cut in cuts]
         for j in range(25):  # corrupted bytes inside a complete file
             damaged = bytearray(data)

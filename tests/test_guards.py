@@ -15,7 +15,8 @@ from tests.conftest import REPO_ROOT, compose_train, fast_overrides
 
 def _cfg(image_dirs, out, poison_steps, *extra, steps=6):
     return compose_train(
-        fast_overrides(*image_dirs, steps=steps) + [
+        fast_overrides(*image_dirs, steps=steps)
+        + [
             "callbacks.periodic_checkpoint.every_n_train_steps=2",
             "data.patches_per_epoch=40",  # one long epoch: no validation checkpoint in the way
             "+callbacks.poison._target_=tests.helper_callbacks.PoisonBatch",
@@ -40,7 +41,9 @@ def test_nan_loss_stops_naming_the_step_and_the_last_good_checkpoint(tmp_path, i
     assert "resume=auto" in message and "callbacks.nonfinite_guard.action=skip" in message
     ckpt = torch.load(last, map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 2
-    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+    assert all(
+        torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point()
+    )
 
 
 def test_nan_loss_before_any_checkpoint_says_so(tmp_path, image_dirs):
@@ -55,27 +58,42 @@ def test_skip_drops_nan_batches_and_leaves_weights_untouched(tmp_path, image_dir
     from srlab.train import train
     from tests.helper_callbacks import PoisonBatch
 
-    metrics = train(_cfg(image_dirs, tmp_path / "run", [1, 3], "callbacks.nonfinite_guard.action=skip"))
+    metrics = train(
+        _cfg(image_dirs, tmp_path / "run", [1, 3], "callbacks.nonfinite_guard.action=skip")
+    )
     assert math.isfinite(metrics["train/loss"])
     poison = PoisonBatch.latest
     assert sorted(poison.weights) == [1, 3]
     for before, after in poison.weights.values():
         for key in before:
             torch.testing.assert_close(after[key], before[key], rtol=0, atol=0)
-    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    ckpt = torch.load(
+        tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True
+    )
     assert ckpt["global_step"] == 6
-    guard_state = next(v for k, v in ckpt["callbacks"].items() if k.startswith("NonFiniteLossGuard"))
+    guard_state = next(
+        v for k, v in ckpt["callbacks"].items() if k.startswith("NonFiniteLossGuard")
+    )
     assert guard_state == {"skipped_total": 2}
-    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+    assert all(
+        torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point()
+    )
 
 
 def test_skip_still_stops_a_diverged_run(tmp_path, image_dirs):
     from srlab.callbacks.guards import NonFiniteLossError
     from srlab.train import train
 
-    cfg = _cfg(image_dirs, tmp_path / "run", [0, 1, 2, 3, 4, 5], "callbacks.nonfinite_guard.action=skip",
-               "callbacks.nonfinite_guard.max_consecutive_skips=2")
-    with pytest.raises(NonFiniteLossError, match=r"global step 2 .*\(3 non-finite losses in a row\)"):
+    cfg = _cfg(
+        image_dirs,
+        tmp_path / "run",
+        [0, 1, 2, 3, 4, 5],
+        "callbacks.nonfinite_guard.action=skip",
+        "callbacks.nonfinite_guard.max_consecutive_skips=2",
+    )
+    with pytest.raises(
+        NonFiniteLossError, match=r"global step 2 .*\(3 non-finite losses in a row\)"
+    ):
         train(cfg)
 
 
@@ -87,8 +105,12 @@ def test_cli_reports_a_nan_loss_in_one_line(tmp_path, image_dirs):
         "+callbacks.poison.at_steps=[1]",
     ]
     proc = subprocess.run(
-        [sys.executable, "-m", "srlab.train", *args], cwd=tmp_path, capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=300,
+        [sys.executable, "-m", "srlab.train", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        timeout=300,
     )
     assert proc.returncode == 2, proc.stderr[-3000:]
     errors = [line for line in proc.stderr.splitlines() if line.startswith("srlab: error:")]

@@ -22,10 +22,20 @@ def _png16(arr: np.ndarray) -> bytes:
     raw = b"".join(b"\x00" + arr[y].astype(">u2").tobytes() for y in range(h))
 
     def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + tag
+            + data
+            + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", w, h, 16, {1: 0, 3: 2, 4: 6}[c], 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -35,7 +45,9 @@ def rgb() -> np.ndarray:
 
 def test_grey_rgb_rgba_and_bilevel(tmp_path, rgb):
     Image.fromarray(rgb[..., 0]).save(tmp_path / "grey.png")
-    Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 7, np.uint8)])).save(tmp_path / "rgba.png")
+    Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 7, np.uint8)])).save(
+        tmp_path / "rgba.png"
+    )
     Image.fromarray(np.dstack([rgb[..., 0], rgb[..., 1]])).save(tmp_path / "la.png")
     Image.fromarray(rgb[..., 0] > 127).save(tmp_path / "bilevel.png")
     grey = read_image(tmp_path / "grey.png")
@@ -65,7 +77,10 @@ def test_16bit_pngs_are_scaled_to_8_bits(tmp_path):
     (tmp_path / "g16.png").write_bytes(_png16(grey16))
     img = read_image(tmp_path / "g16.png")
     assert img.shape == (1, 3, 4) and img.dtype == torch.uint8
-    assert torch.equal(img[0], torch.from_numpy(np.round(grey16[..., 0].astype(float) * 255 / 65535).astype(np.uint8)))
+    assert torch.equal(
+        img[0],
+        torch.from_numpy(np.round(grey16[..., 0].astype(float) * 255 / 65535).astype(np.uint8)),
+    )
     rgb16 = (np.arange(36).reshape(3, 4, 3) * 1800).astype(np.uint16)
     rgba16 = np.concatenate([rgb16, np.full((3, 4, 1), 65535, np.uint16)], axis=2)
     for name, arr in (("rgb16.png", rgb16), ("rgba16.png", rgba16)):

@@ -41,7 +41,9 @@ def test_model_contract_shape_and_gradients(name: str, scale: int):
     if params:
         sr.square().mean().backward()
         for pname, p in net.named_parameters():
-            assert p.grad is not None and torch.isfinite(p.grad).all(), f"{name}: no gradient for {pname}"
+            assert p.grad is not None and torch.isfinite(p.grad).all(), (
+                f"{name}: no gradient for {pname}"
+            )
             assert p.grad.abs().sum() > 0, f"{name}: zero gradient for {pname}"
 
 

@@ -20,23 +20,46 @@ def _job(sweep: Path, name: str, overrides: list[str]) -> Path:
     return job
 
 
-def _metrics_log(job: Path, curve: list[tuple[int, float, float]], wall: float, status="finished") -> None:
+def _metrics_log(
+    job: Path, curve: list[tuple[int, float, float]], wall: float, status="finished"
+) -> None:
     lines, best = [], None
     for step, psnr, ssim in curve:
         lines.append({"step": step - 1, "epoch": 0, "wall_s": 0.1, "train/loss": 0.01})
         best = max(best or psnr, psnr)
-        lines.append({"step": step, "epoch": 0, "wall_s": wall * step / curve[-1][0], "val/psnr": psnr,
-                      "val/ssim": ssim, "val/psnr_bicubic": 30.0, "val/psnr_best": best})
-    (job / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"step": 9')  # cut short
+        lines.append(
+            {
+                "step": step,
+                "epoch": 0,
+                "wall_s": wall * step / curve[-1][0],
+                "val/psnr": psnr,
+                "val/ssim": ssim,
+                "val/psnr_bicubic": 30.0,
+                "val/psnr_best": best,
+            }
+        )
+    (job / "metrics.jsonl").write_text(
+        "".join(json.dumps(x) + "\n" for x in lines) + '{"step": 9'
+    )  # cut short
     ckpt = job / "checkpoints" / "best.ckpt"
     ckpt.parent.mkdir()
     ckpt.write_bytes(b"")
     top = max(curve, key=lambda c: c[1])
-    (job / "summary.json").write_text(json.dumps({
-        "status": status, "best_val_psnr": top[1], "best_val_ssim": top[2], "best_step": top[0],
-        "val_psnr_bicubic": 30.0, "global_step": curve[-1][0], "wall_s": wall,
-        "best_model_path": str(ckpt), "last_model_path": None,
-    }))
+    (job / "summary.json").write_text(
+        json.dumps(
+            {
+                "status": status,
+                "best_val_psnr": top[1],
+                "best_val_ssim": top[2],
+                "best_step": top[0],
+                "val_psnr_bicubic": 30.0,
+                "global_step": curve[-1][0],
+                "wall_s": wall,
+                "best_model_path": str(ckpt),
+                "last_model_path": None,
+            }
+        )
+    )
 
 
 @pytest.fixture
@@ -44,10 +67,16 @@ def sweep(tmp_path) -> Path:
     """A 4-job sweep: two with srlab's metrics log, one with only a CSV logger, one that never validated."""
     sweep = tmp_path / "multirun" / "2026-01-31_12-00-00"
     common = ["data=folder", "data.scale=3"]
-    _metrics_log(_job(sweep, "0_srcnn_915", ["model=srcnn_915", *common]),
-                 [(100, 31.0, 0.88), (200, 31.5, 0.89), (300, 31.4, 0.90)], wall=75)
-    _metrics_log(_job(sweep, "1_srcnn", ["model=srcnn", *common]),
-                 [(100, 31.2, 0.88), (200, 32.1, 0.91), (300, 32.4, 0.92)], wall=3725)
+    _metrics_log(
+        _job(sweep, "0_srcnn_915", ["model=srcnn_915", *common]),
+        [(100, 31.0, 0.88), (200, 31.5, 0.89), (300, 31.4, 0.90)],
+        wall=75,
+    )
+    _metrics_log(
+        _job(sweep, "1_srcnn", ["model=srcnn", *common]),
+        [(100, 31.2, 0.88), (200, 32.1, 0.91), (300, 32.4, 0.92)],
+        wall=3725,
+    )
     csv_job = _job(sweep, "2_srcnn_935", ["model=srcnn_935", *common])
     (csv_job / "csv").mkdir()
     (csv_job / "csv" / "metrics.csv").write_text(
@@ -65,7 +94,11 @@ def test_report_table_is_sorted_by_psnr_with_the_varying_overrides(sweep):
     md_path, png_path, runs = report(sweep)
     text = md_path.read_text()
     assert "Common overrides: `data=folder` `data.scale=3`" in text
-    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    rows = [
+        line.split(" | ")
+        for line in text.splitlines()
+        if line.startswith("| ") and line[2].isdigit()
+    ]
     assert [r[1] for r in rows] == ["1_srcnn", "2_srcnn_935", "0_srcnn_915", "3_srcnn_lr"]
     best = rows[0]
     assert best[2] == "`model=srcnn`" and best[3] == "32.400" and best[4] == "0.9200"
@@ -98,16 +131,32 @@ def test_report_plot_has_one_line_per_run_with_history(sweep):
 def test_report_cli_prints_the_table_and_fails_cleanly_without_runs(sweep, tmp_path):
     env = {"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"}
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "srlab.report", str(sweep), "--out", str(out)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "srlab.report", str(sweep), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "| 1 | 1_srcnn |" in proc.stdout and (out / "report.md").is_file() and (out / "val_psnr.png").is_file()
+    assert (
+        "| 1 | 1_srcnn |" in proc.stdout
+        and (out / "report.md").is_file()
+        and (out / "val_psnr.png").is_file()
+    )
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    proc = subprocess.run([sys.executable, "-m", "srlab.report", str(empty)],
-                          capture_output=True, text=True, env=env, timeout=120)
-    assert proc.returncode == 2 and "no runs found" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "srlab.report", str(empty)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert (
+        proc.returncode == 2 and "no runs found" in proc.stderr and "Traceback" not in proc.stderr
+    )
 
 
 def test_resumed_run_records_supersede_the_crashed_attempt(tmp_path):
@@ -117,7 +166,11 @@ def test_resumed_run_records_supersede_the_crashed_attempt(tmp_path):
 
     lines = [
         {"step": 10, "val/psnr": 20.0, "val/ssim": 0.5},
-        {"step": 20, "val/psnr": 21.0, "val/ssim": 0.6},  # crashed attempt, after the checkpoint at 10
+        {
+            "step": 20,
+            "val/psnr": 21.0,
+            "val/ssim": 0.6,
+        },  # crashed attempt, after the checkpoint at 10
         {"step": 20, "val/psnr": 20.5, "val/ssim": 0.55},  # resumed attempt re-does step 20
         {"step": 30, "val/psnr": 20.8, "val/ssim": 0.58},
     ]

@@ -69,7 +69,11 @@ def test_sigkill_then_resume_auto_continues_and_matches_an_uninterrupted_run(tmp
     killed_steps = tmp_path / "killed_steps.txt"
     proc = subprocess.Popen(
         [sys.executable, "-m", "srlab.train", *args, *_recorder(killed_steps, 0.4)],
-        cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         _wait_for(lambda: STEPS_PER_EPOCH + 2 in _steps(killed_steps), proc, 240, "step 6")
@@ -90,7 +94,11 @@ def test_sigkill_then_resume_auto_continues_and_matches_an_uninterrupted_run(tmp
     resumed_steps = tmp_path / "resumed_steps.txt"
     proc2 = subprocess.run(
         [sys.executable, "-m", "srlab.train", *args, "resume=auto", *_recorder(resumed_steps, 0)],
-        cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc2.returncode == 0, proc2.stderr[-3000:]
     assert f"resuming from {last} at global step {STEPS_PER_EPOCH}" in proc2.stdout
@@ -104,12 +112,17 @@ def test_sigkill_then_resume_auto_continues_and_matches_an_uninterrupted_run(tmp
 
     ref_dir = tmp_path / "reference"
     train(compose_train(args, output_dir=ref_dir))
-    reference = torch.load(ref_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    reference = torch.load(
+        ref_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True
+    )
     assert reference["global_step"] == MAX_STEPS
     assert resumed["state_dict"].keys() == reference["state_dict"].keys()
     for key, value in reference["state_dict"].items():
         torch.testing.assert_close(resumed["state_dict"][key], value, rtol=1e-5, atol=1e-6, msg=key)
-    ref_opt, res_opt = reference["optimizer_states"][0]["state"], resumed["optimizer_states"][0]["state"]
+    ref_opt, res_opt = (
+        reference["optimizer_states"][0]["state"],
+        resumed["optimizer_states"][0]["state"],
+    )
     for index, state in ref_opt.items():
         for name, value in state.items():
             torch.testing.assert_close(res_opt[index][name], value, rtol=1e-5, atol=1e-6)
@@ -121,7 +134,11 @@ def test_resume_auto_picks_the_run_with_the_newest_last_ckpt(tmp_path):
     exp = tmp_path / "exp" / "srcnn_folder_x3"
     assert latest_resumable_run(tmp_path / "exp", "srcnn_folder_x3") is None
     assert run_dir(str(exp), "2030-01-01_00-00-00", "auto") == f"{exp}/2030-01-01_00-00-00"  # fresh
-    for name, mtime in (("2024-01-01_00-00-00", 300), ("2024-02-01_00-00-00", 200), ("2024-03-01_00-00-00", None)):
+    for name, mtime in (
+        ("2024-01-01_00-00-00", 300),
+        ("2024-02-01_00-00-00", 200),
+        ("2024-03-01_00-00-00", None),
+    ):
         (exp / name / "checkpoints").mkdir(parents=True)
         if mtime is not None:  # the newest run has no last.ckpt yet (crashed before the first one)
             ckpt = exp / name / "checkpoints" / "last.ckpt"
@@ -142,9 +159,16 @@ def test_resume_auto_sets_up_loggers_to_continue(tmp_path, image_dirs):
     torch.save({"global_step": 7}, run / "checkpoints" / "last.ckpt")
     write_wandb_id(run, "abc123xy")
     for logger in ("wandb", "csv"):
-        cfg = compose_train(fast_overrides(*image_dirs) + [
-            f"logger={logger}", f"paths.experiments_dir={experiments}", "experiment_name=exp", "resume=auto",
-        ], output_dir=run)
+        cfg = compose_train(
+            fast_overrides(*image_dirs)
+            + [
+                f"logger={logger}",
+                f"paths.experiments_dir={experiments}",
+                "experiment_name=exp",
+                "resume=auto",
+            ],
+            output_dir=run,
+        )
         assert _resume_checkpoint(cfg, str(run)) == str(run / "checkpoints" / "last.ckpt")
         if logger == "wandb":  # same W&B run: the curve continues
             assert (cfg.logger.wandb.id, cfg.logger.wandb.resume) == ("abc123xy", "allow")
@@ -161,7 +185,9 @@ def test_resume_auto_continues_the_same_wandb_run(tmp_path, image_dirs, monkeypa
     experiments = tmp_path / "experiments"
     run = experiments / "wb" / "2024-01-01_00-00-00"
     base = fast_overrides(*image_dirs, steps=2) + [
-        "logger=wandb", f"paths.experiments_dir={experiments}", "experiment_name=wb",
+        "logger=wandb",
+        f"paths.experiments_dir={experiments}",
+        "experiment_name=wb",
     ]
     train(compose_train(base, output_dir=run))
     run_id = (run / WANDB_ID_FILE).read_text().strip()
@@ -178,9 +204,15 @@ def test_resume_auto_without_an_earlier_run_starts_fresh(tmp_path, image_dirs, c
     from srlab.train import train
 
     run = tmp_path / "experiments" / "fresh" / "2024-01-01_00-00-00"
-    cfg = compose_train(fast_overrides(*image_dirs, steps=2) + [
-        f"paths.experiments_dir={tmp_path / 'experiments'}", "experiment_name=fresh", "resume=auto",
-    ], output_dir=run)
+    cfg = compose_train(
+        fast_overrides(*image_dirs, steps=2)
+        + [
+            f"paths.experiments_dir={tmp_path / 'experiments'}",
+            "experiment_name=fresh",
+            "resume=auto",
+        ],
+        output_dir=run,
+    )
     train(cfg)
     assert "resuming" not in capsys.readouterr().out
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2
@@ -199,9 +231,15 @@ def test_training_state_roundtrips_rng_and_the_datamodule_generator():
     trainer = SimpleNamespace(datamodule=datamodule, global_rank=0)
     callback = TrainingStateCheckpoint()
     callback.setup(trainer, None, "fit")
-    state = torch.load(_roundtrip(callback.state_dict()), weights_only=True)  # checkpoint-safe types
-    expected = (torch.rand(4), np.random.rand(4), [random.random() for _ in range(4)],
-                torch.rand(4, generator=datamodule._train_generator))
+    state = torch.load(
+        _roundtrip(callback.state_dict()), weights_only=True
+    )  # checkpoint-safe types
+    expected = (
+        torch.rand(4),
+        np.random.rand(4),
+        [random.random() for _ in range(4)],
+        torch.rand(4, generator=datamodule._train_generator),
+    )
 
     torch.manual_seed(99), np.random.seed(99), random.seed(99)
     datamodule._train_generator = torch.Generator().manual_seed(99)

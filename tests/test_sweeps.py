@@ -16,7 +16,11 @@ def _run_train(args: list[str], cwd, timeout: int = 240) -> subprocess.Completed
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "SRLAB_DATA_DIR": str(cwd / "nodata")}
     return subprocess.run(
         [sys.executable, "-m", "srlab.train", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -41,7 +45,12 @@ def test_optuna_search_runs_two_trials_and_writes_the_best_value(tmp_path, image
     assert results.name == "optuna"
     best_value = float(results.best_value)
     assert math.isfinite(best_value) and 0 < best_value < 100
-    assert set(results.best_params) == {"model.optimizer.lr", "model.net.n1", "model.net.n2", "model.net.f2"}
+    assert set(results.best_params) == {
+        "model.optimizer.lr",
+        "model.net.n1",
+        "model.net.n2",
+        "model.net.f2",
+    }
     assert 1e-5 <= results.best_params["model.optimizer.lr"] <= 3e-3
 
     # Two trials, each a run directory; the best value is the best trial's val/psnr_best.
@@ -64,41 +73,68 @@ def test_optuna_search_space_composes():
     sweeper = HydraConfig.get().sweeper
     assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"
     assert set(sweeper.params) == {
-        "model.optimizer.lr", "model.net.n1", "model.net.n2", "model.net.f2", "data.batch_size",
+        "model.optimizer.lr",
+        "model.net.n1",
+        "model.net.n2",
+        "model.net.f2",
+        "data.batch_size",
     }
     assert sweeper.params["model.optimizer.lr"].startswith("tag(log")
 
 
-@pytest.mark.filterwarnings(r"ignore:\s*'hydra/launcher/submitit_slurm' is validated against ConfigStore schema")
+@pytest.mark.filterwarnings(
+    r"ignore:\s*'hydra/launcher/submitit_slurm' is validated against ConfigStore schema"
+)
 def test_submitit_slurm_launcher_config_composes_and_type_checks():
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import get_class
     from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
     from omegaconf import OmegaConf
 
-    compose_train(["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "hydra.launcher.tasks_per_node=4"])
+    compose_train(
+        [
+            "hydra/launcher=submitit_slurm",
+            "hydra.launcher.partition=gpu",
+            "hydra.launcher.tasks_per_node=4",
+        ]
+    )
     launcher = HydraConfig.get().launcher
     assert HydraConfig.get().runtime.choices["hydra/launcher"] == "submitit_slurm"
     assert get_class(launcher._target_).__name__ == "SlurmLauncher"
     # Every key is one the plugin knows, with the right type (a typo would raise here).
     merged = OmegaConf.merge(OmegaConf.structured(SlurmQueueConf), OmegaConf.to_container(launcher))
     assert merged.partition == "gpu" and merged.tasks_per_node == 4 and merged.gpus_per_node == 1
-    assert merged.timeout_min == 240 and OmegaConf.to_container(merged)["submitit_folder"].endswith(".submitit/%j")
+    assert merged.timeout_min == 240 and OmegaConf.to_container(merged)["submitit_folder"].endswith(
+        ".submitit/%j"
+    )
 
 
 def test_run_name_keeps_hyperparameters_and_drops_paths_and_logging_knobs():
     from srlab.utils.run_names import key_overrides
 
-    assert key_overrides([
-        "model=srcnn_915", "data.scale=2", "model.optimizer.lr=0.001", "model.net.n1=32",
-        "paths.data_dir=/data", "data.train_dir=x", "logger=csv", "~callbacks.progress_bar",
-        "trainer.log_every_n_steps=1", "data.num_workers=0", "+model.foo=3", "data=folder",
-        "hydra.sweeper.n_trials=2",
-    ]) == ["lr=0.001", "n1=32", "foo=3", "data=folder"]
+    assert key_overrides(
+        [
+            "model=srcnn_915",
+            "data.scale=2",
+            "model.optimizer.lr=0.001",
+            "model.net.n1=32",
+            "paths.data_dir=/data",
+            "data.train_dir=x",
+            "logger=csv",
+            "~callbacks.progress_bar",
+            "trainer.log_every_n_steps=1",
+            "data.num_workers=0",
+            "+model.foo=3",
+            "data=folder",
+            "hydra.sweeper.n_trials=2",
+        ]
+    ) == ["lr=0.001", "n1=32", "foo=3", "data=folder"]
 
 
 def test_run_name_group_and_tags_outside_a_sweep(tmp_path):
-    cfg = compose_train(["model=srcnn_935", "data.scale=2", "model.optimizer.lr=0.001"], output_dir=tmp_path)
+    cfg = compose_train(
+        ["model=srcnn_935", "data.scale=2", "model.optimizer.lr=0.001"], output_dir=tmp_path
+    )
     wandb_cfg = cfg.logger.wandb
     assert wandb_cfg.name == "srcnn_935_x2 lr=0.001"
     assert wandb_cfg.group == cfg.experiment_name == "srcnn_935_sample_x2"

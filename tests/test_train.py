@@ -45,7 +45,9 @@ def test_train_is_reproducible_with_a_seed(tmp_path, image_dirs):
 
     losses = []
     for i in range(2):
-        cfg = compose_train(fast_overrides(*image_dirs, steps=2) + ["seed=7"], output_dir=tmp_path / f"r{i}")
+        cfg = compose_train(
+            fast_overrides(*image_dirs, steps=2) + ["seed=7"], output_dir=tmp_path / f"r{i}"
+        )
         losses.append(train(cfg)["train/loss"])
     assert losses[0] == pytest.approx(losses[1], rel=1e-6)
 
@@ -54,7 +56,11 @@ def _run_cli(args: list[str], cwd, timeout: int = 300) -> subprocess.CompletedPr
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "SRLAB_DATA_DIR": str(cwd / "nodata")}
     return subprocess.run(
         [sys.executable, "-m", "srlab.train", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -69,7 +75,12 @@ def test_div2k_missing_folder_gives_a_short_message(tmp_path):
 
 def test_multirun_makes_one_run_directory_with_checkpoints_per_job(tmp_path, image_dirs):
     exp = tmp_path / "experiments"
-    args = ["-m", "model=srcnn_915,srcnn", f"paths.experiments_dir={exp}", *fast_overrides(*image_dirs, steps=2)]
+    args = [
+        "-m",
+        "model=srcnn_915,srcnn",
+        f"paths.experiments_dir={exp}",
+        *fast_overrides(*image_dirs, steps=2),
+    ]
     proc = _run_cli(args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = sorted(p for p in (exp / "multirun").glob("*/*") if p.is_dir())

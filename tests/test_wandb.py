@@ -30,7 +30,9 @@ def test_panel_shows_bicubic_sr_hr_crops_of_the_fixed_image(tmp_path, image_dirs
 
     from srlab.callbacks.wandb_panels import WandbPanels
 
-    cfg = compose_train(fast_overrides(*image_dirs) + ["model.net.in_channels=3"], output_dir=tmp_path)
+    cfg = compose_train(
+        fast_overrides(*image_dirs) + ["model.net.in_channels=3"], output_dir=tmp_path
+    )
     datamodule = instantiate(cfg.data, degradation=instantiate(cfg.degradation))
     datamodule.setup("validate")
     module = instantiate(cfg.model).eval()
@@ -49,12 +51,22 @@ def test_panel_shows_bicubic_sr_hr_crops_of_the_fixed_image(tmp_path, image_dirs
 def test_two_job_multirun_gives_two_offline_runs_in_one_group_and_a_report(tmp_path, image_dirs):
     exp = tmp_path / "experiments"
     args = [
-        "-m", "model=srcnn_915", "model.optimizer.lr=0.001,0.0003", f"paths.experiments_dir={exp}",
-        *[o for o in fast_overrides(*image_dirs, steps=4) if o != "logger=none"], "logger=wandb",
+        "-m",
+        "model=srcnn_915",
+        "model.optimizer.lr=0.001,0.0003",
+        f"paths.experiments_dir={exp}",
+        *[o for o in fast_overrides(*image_dirs, steps=4) if o != "logger=none"],
+        "logger=wandb",
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "srlab.train", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=240)
+    proc = subprocess.run(
+        [sys.executable, "-m", "srlab.train", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (sweep,) = (exp / "multirun").iterdir()
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
@@ -88,6 +100,10 @@ def test_two_job_multirun_gives_two_offline_runs_in_one_group_and_a_report(tmp_p
     from srlab.report import report
 
     md_path, png_path, runs = report(sweep)
-    rows = [line for line in md_path.read_text().splitlines() if line.startswith("| ") and line[2].isdigit()]
+    rows = [
+        line
+        for line in md_path.read_text().splitlines()
+        if line.startswith("| ") and line[2].isdigit()
+    ]
     assert len(rows) == 2 and png_path.is_file()
     assert {r.label for r in runs} == {j.name for j in jobs}

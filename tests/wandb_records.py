@@ -60,5 +60,7 @@ def run_info(run_folder: Path) -> dict:
                 key = item.key or "/".join(item.nested_key)
                 info["summary"][key] = json.loads(item.value_json)
         elif kind == "history":
-            info["history_keys"].update(item.key or "/".join(item.nested_key) for item in rec.history.item)
+            info["history_keys"].update(
+                item.key or "/".join(item.nested_key) for item in rec.history.item
+            )
     return info

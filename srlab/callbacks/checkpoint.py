@@ -106,7 +106,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     Remote URLs (``s3://`` …) fall back to Lightning's own writer.
     """
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path, storage_options: Any | None = None
+    ) -> None:
         if "://" in str(path) and not str(path).startswith("file://"):
             return super().save_checkpoint(checkpoint, path, storage_options)
         if storage_options is not None:
@@ -125,8 +127,13 @@ def collect_rng_states() -> dict[str, Any]:
     version, py_state, gauss_next = random.getstate()
     states = {
         "torch": torch.get_rng_state(),
-        "numpy": {"kind": str(kind), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "numpy": {
+            "kind": str(kind),
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "python": {"version": int(version), "state": list(py_state), "gauss_next": gauss_next},
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -138,8 +145,15 @@ def set_rng_states(states: dict[str, Any]) -> None:
     """Inverse of :func:`collect_rng_states` (CUDA states only where the device count matches)."""
     torch.set_rng_state(states["torch"])
     n = states["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
+    np.random.set_state(
+        (
+            n["kind"],
+            n["keys"].numpy().astype(np.uint32),
+            n["pos"],
+            n["has_gauss"],
+            n["cached_gaussian"],
+        )
+    )
     p = states["python"]
     random.setstate((p["version"], tuple(p["state"]), p["gauss_next"]))
     cuda = states.get("cuda")

@@ -15,6 +15,8 @@ class ValidateAtMaxSteps(L.Callback):
     already reached.
     """
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx: int
+    ) -> None:
         if trainer.max_steps and trainer.max_steps > 0 and trainer.global_step >= trainer.max_steps:
             trainer.should_stop = True

@@ -55,7 +55,9 @@ class NonFiniteLossGuard(L.Callback):
         self._consecutive = 0
         self._skip_this_step = False
 
-    def on_before_backward(self, trainer: L.Trainer, pl_module: L.LightningModule, loss: torch.Tensor) -> None:
+    def on_before_backward(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, loss: torch.Tensor
+    ) -> None:
         value = float(loss.detach())  # one host sync per step: cheap next to an SR training step
         if math.isfinite(value):
             self._consecutive = 0
@@ -67,10 +69,14 @@ class NonFiniteLossGuard(L.Callback):
         self.skipped_total += 1
         log.warning(
             "train/loss is %s at global step %d: batch skipped (%d skipped so far)",
-            value, trainer.global_step, self.skipped_total,
+            value,
+            trainer.global_step,
+            self.skipped_total,
         )
 
-    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer) -> None:
+    def on_before_optimizer_step(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer
+    ) -> None:
         if not self._skip_this_step:
             return
         self._skip_this_step = False

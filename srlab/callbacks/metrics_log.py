@@ -48,7 +48,9 @@ class MetricsLog(Callback):
 
     # ------------------------------------------------------------------ helpers
     def _wall(self) -> float | None:
-        return None if self._t0 is None else round(self._elapsed + time.perf_counter() - self._t0, 3)
+        return (
+            None if self._t0 is None else round(self._elapsed + time.perf_counter() - self._t0, 3)
+        )
 
     def _write(self, record: dict) -> None:
         self.dirpath.mkdir(parents=True, exist_ok=True)
@@ -59,13 +61,17 @@ class MetricsLog(Callback):
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._t0 = time.perf_counter()
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module, outputs, batch, batch_idx: int
+    ) -> None:
         step = trainer.global_step
         if not trainer.is_global_zero or step % max(1, trainer.log_every_n_steps):
             return
         loss = _floats(trainer.callback_metrics, "train/")
         if loss:
-            self._write({"step": step, "epoch": trainer.current_epoch, "wall_s": self._wall(), **loss})
+            self._write(
+                {"step": step, "epoch": trainer.current_epoch, "wall_s": self._wall(), **loss}
+            )
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
@@ -73,10 +79,21 @@ class MetricsLog(Callback):
         val = _floats(trainer.callback_metrics, "val/")
         psnr = val.get("val/psnr")
         if psnr is not None and (self._best is None or psnr > self._best["val/psnr"]):
-            self._best = {"val/psnr": psnr, "val/ssim": val.get("val/ssim"), "step": trainer.global_step}
+            self._best = {
+                "val/psnr": psnr,
+                "val/ssim": val.get("val/ssim"),
+                "step": trainer.global_step,
+            }
         if self._best is not None:
             val["val/psnr_best"] = self._best["val/psnr"]
-        self._write({"step": trainer.global_step, "epoch": trainer.current_epoch, "wall_s": self._wall(), **val})
+        self._write(
+            {
+                "step": trainer.global_step,
+                "epoch": trainer.current_epoch,
+                "wall_s": self._wall(),
+                **val,
+            }
+        )
 
     def _summarise(self, trainer: Trainer, status: str) -> None:
         if not trainer.is_global_zero:
@@ -90,7 +107,9 @@ class MetricsLog(Callback):
             "best_val_psnr": best.get("val/psnr"),
             "best_val_ssim": best.get("val/ssim"),
             "best_step": best.get("step"),
-            "val_psnr_bicubic": _floats(trainer.callback_metrics, "val/psnr_bicubic").get("val/psnr_bicubic"),
+            "val_psnr_bicubic": _floats(trainer.callback_metrics, "val/psnr_bicubic").get(
+                "val/psnr_bicubic"
+            ),
             "global_step": trainer.global_step,
             "epochs": trainer.current_epoch,
             "wall_s": self._wall(),
@@ -104,8 +123,12 @@ class MetricsLog(Callback):
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._summarise(trainer, "interrupted" if trainer.interrupted else "finished")
 
-    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        self._summarise(trainer, "interrupted" if isinstance(exception, KeyboardInterrupt) else "failed")
+    def on_exception(
+        self, trainer: Trainer, pl_module: LightningModule, exception: BaseException
+    ) -> None:
+        self._summarise(
+            trainer, "interrupted" if isinstance(exception, KeyboardInterrupt) else "failed"
+        )
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict[str, Any]:

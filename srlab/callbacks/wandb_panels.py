@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 # ITU-R BT.601 RGB [0,1] -> YCbCr [16,235]/[16,240] (as srlab.metrics.rgb_to_y and MATLAB rgb2ycbcr).
 _RGB2YCBCR = torch.tensor(
-    [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]], dtype=torch.float64
+    [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]],
+    dtype=torch.float64,
 )
 _YCBCR_OFFSET = torch.tensor([16.0, 128.0, 128.0], dtype=torch.float64)
 
@@ -76,19 +77,23 @@ def score_validation_images(module: LightningModule, datamodule) -> list[dict[st
     rows = []
     for i in range(len(datamodule.val_set)):
         item = datamodule.val_set[i]
-        batch = datamodule.degrade({"hr": item["hr"][None].to(device), "index": torch.tensor([i])}, training=False)
+        batch = datamodule.degrade(
+            {"hr": item["hr"][None].to(device), "index": torch.tensor([i])}, training=False
+        )
         lr_model = to_model_space(batch["lr"], module.in_channels)
         sr, bic = module(lr_model), imresize(lr_model, module.scale)
         hr = batch["hr"]
-        rows.append({
-            "name": item.get("name", str(i)),
-            "height": int(hr.shape[-2]),
-            "width": int(hr.shape[-1]),
-            "psnr": float(psnr_per_image(sr, hr, border)[0]),
-            "ssim": float(ssim_per_image(sr, hr, border)[0]),
-            "psnr_bicubic": float(psnr_per_image(bic, hr, border)[0]),
-            "ssim_bicubic": float(ssim_per_image(bic, hr, border)[0]),
-        })
+        rows.append(
+            {
+                "name": item.get("name", str(i)),
+                "height": int(hr.shape[-2]),
+                "width": int(hr.shape[-1]),
+                "psnr": float(psnr_per_image(sr, hr, border)[0]),
+                "ssim": float(ssim_per_image(sr, hr, border)[0]),
+                "psnr_bicubic": float(psnr_per_image(bic, hr, border)[0]),
+                "ssim_bicubic": float(ssim_per_image(bic, hr, border)[0]),
+            }
+        )
     return rows
 
 
@@ -127,7 +132,8 @@ class WandbPanels(Callback):
         index = self.image_index % len(datamodule.val_set)
         item = datamodule.val_set[index]
         batch = datamodule.degrade(
-            {"hr": item["hr"][None].to(module.device), "index": torch.tensor([index])}, training=False
+            {"hr": item["hr"][None].to(module.device), "index": torch.tensor([index])},
+            training=False,
         )
         lr, hr = batch["lr"], batch["hr"]
         sr = module.predict_sr(lr)
@@ -138,7 +144,11 @@ class WandbPanels(Callback):
             f" | SR {float(psnr_per_image(sr, hr, border)[0]):.2f} dB | HR"
         )
         c = hr.shape[1]
-        views = [_to_display(bic_rgb, c, bic_rgb), _to_display(sr, c, bic_rgb), _to_display(hr, c, None)]
+        views = [
+            _to_display(bic_rgb, c, bic_rgb),
+            _to_display(sr, c, bic_rgb),
+            _to_display(hr, c, None),
+        ]
         h, w = hr.shape[-2:]
         ch, cw = min(self.crop_size, h), min(self.crop_size, w)
         y0, x0 = (h - ch) // 2, (w - cw) // 2
@@ -155,7 +165,9 @@ class WandbPanels(Callback):
             return
         psnr = trainer.callback_metrics.get("val/psnr")
         if psnr is not None:
-            self.best_psnr = float(psnr) if self.best_psnr is None else max(self.best_psnr, float(psnr))
+            self.best_psnr = (
+                float(psnr) if self.best_psnr is None else max(self.best_psnr, float(psnr))
+            )
             logger.log_metrics({"val/psnr_best": self.best_psnr}, step=trainer.global_step)
         datamodule = trainer.datamodule
         self._validations += 1
@@ -168,7 +180,9 @@ class WandbPanels(Callback):
                 image, caption = self.panel(pl_module, datamodule)
             finally:
                 pl_module.train(was_training)
-            logger.log_image(key="val/panel", images=[image], caption=[caption], step=trainer.global_step)
+            logger.log_image(
+                key="val/panel", images=[image], caption=[caption], step=trainer.global_step
+            )
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         logger = _wandb_logger(trainer)
@@ -190,9 +204,22 @@ class WandbPanels(Callback):
         run.summary["run_dir"] = os.path.abspath(trainer.default_root_dir)
 
         datamodule = trainer.datamodule
-        if self.per_image_table and datamodule is not None and getattr(datamodule, "val_set", None) is not None:
+        if (
+            self.per_image_table
+            and datamodule is not None
+            and getattr(datamodule, "val_set", None) is not None
+        ):
             rows = self._score_best(pl_module, datamodule, best_path)
-            columns = ["name", "height", "width", "psnr", "ssim", "psnr_bicubic", "ssim_bicubic", "gain_db"]
+            columns = [
+                "name",
+                "height",
+                "width",
+                "psnr",
+                "ssim",
+                "psnr_bicubic",
+                "ssim_bicubic",
+                "gain_db",
+            ]
             table = wandb.Table(
                 columns=columns,
                 data=[[*(r[c] for c in columns[:-1]), r["psnr"] - r["psnr_bicubic"]] for r in rows],
@@ -200,16 +227,22 @@ class WandbPanels(Callback):
             run.log({"val/per_image": table})
 
         if self.log_checkpoint_artifact and best_path and os.path.isfile(best_path):
-            artifact = wandb.Artifact(f"model-{run.id}", type="model", metadata={"val/psnr_best": self.best_psnr})
+            artifact = wandb.Artifact(
+                f"model-{run.id}", type="model", metadata={"val/psnr_best": self.best_psnr}
+            )
             artifact.add_file(best_path, name="best.ckpt")
             run.log_artifact(artifact, aliases=["best", "latest"])
 
-    def _score_best(self, module: LightningModule, datamodule, best_path: str) -> list[dict[str, Any]]:
+    def _score_best(
+        self, module: LightningModule, datamodule, best_path: str
+    ) -> list[dict[str, Any]]:
         """Per-image scores of the best checkpoint's weights (the current ones if there is none)."""
         current = None
         if best_path and os.path.isfile(best_path):
             current = {k: v.detach().clone() for k, v in module.state_dict().items()}
-            state = torch.load(best_path, map_location=module.device, weights_only=True)["state_dict"]
+            state = torch.load(best_path, map_location=module.device, weights_only=True)[
+                "state_dict"
+            ]
             module.load_state_dict(state)
         was_training = module.training
         module.eval()

@@ -77,7 +77,10 @@ class DecodedImageCache:
                 stale.unlink(missing_ok=True)
 
     def build(
-        self, paths: Sequence[str | Path], skip_bad_images: bool = False, desc: str = "caching images"
+        self,
+        paths: Sequence[str | Path],
+        skip_bad_images: bool = False,
+        desc: str = "caching images",
     ) -> list[Path | None]:
         """Cache files for ``paths``, decoding (in threads, with a progress bar) those not cached yet.
 
@@ -106,7 +109,9 @@ class DecodedImageCache:
         log.info("decoding %d images into the cache %s (once)", len(missing), self.root)
         with ThreadPoolExecutor(self.threads) as pool:
             futures = {i: pool.submit(self._write, Path(paths[i]), entries[i]) for i in missing}
-            bar = tqdm(total=len(missing), desc=desc, unit="img", disable=None if self.progress else True)
+            bar = tqdm(
+                total=len(missing), desc=desc, unit="img", disable=None if self.progress else True
+            )
             with bar:
                 for i, future in futures.items():
                     try:
@@ -161,7 +166,10 @@ def _raise_open_files_limit() -> None:
 
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if hard == resource.RLIM_INFINITY or hard > soft:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else max(soft, 65536), hard))
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE,
+                (hard if hard != resource.RLIM_INFINITY else max(soft, 65536), hard),
+            )
     except (ImportError, ValueError, OSError):  # Windows / not permitted: keep the default limit
         pass
 

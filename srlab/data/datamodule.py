@@ -87,9 +87,13 @@ class SRDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if patch_size % scale:
-            raise ValueError(f"data.patch_size={patch_size} must be divisible by data.scale={scale}")
+            raise ValueError(
+                f"data.patch_size={patch_size} must be divisible by data.scale={scale}"
+            )
         if patch_sampling not in ("random", "grid"):
-            raise ValueError(f"data.patch_sampling must be 'random' or 'grid', got {patch_sampling!r}")
+            raise ValueError(
+                f"data.patch_sampling must be 'random' or 'grid', got {patch_sampling!r}"
+            )
         self.train_source = train_source
         self.val_source = val_source
         self.test_source = test_source if test_source is not None else val_source
@@ -103,7 +107,11 @@ class SRDataModule(L.LightningDataModule):
         if cache_dir is None:  # the configs pass ${paths.data_dir}/.srlab_cache
             cache_dir = os.path.join(os.environ.get("SRLAB_DATA_DIR", "data"), ".srlab_cache")
         self.cache = DecodedImageCache(cache_dir) if cache and not in_memory else None
-        self.patch_sampling, self.grid_stride, self.repeats = patch_sampling, int(grid_stride), int(repeats)
+        self.patch_sampling, self.grid_stride, self.repeats = (
+            patch_sampling,
+            int(grid_stride),
+            int(repeats),
+        )
         self.skip_bad_images = skip_bad_images
         self.download = download
         self.degradation = degradation if degradation is not None else BicubicDegradation(scale)
@@ -127,15 +135,22 @@ class SRDataModule(L.LightningDataModule):
             for source in {id(s): s for s in sources}.values():
                 files = [source.file(i) for i in range(len(source))]
                 if all(f is not None for f in files):
-                    self.cache.build(files, self.skip_bad_images, desc=f"caching {type(source).__name__}")
+                    self.cache.build(
+                        files, self.skip_bad_images, desc=f"caching {type(source).__name__}"
+                    )
 
     def _whole_images(self, source: ImageSource) -> WholeImageDataset:
-        return WholeImageDataset(source, self.scale, self.in_memory, self.cache, self.skip_bad_images)
+        return WholeImageDataset(
+            source, self.scale, self.in_memory, self.cache, self.skip_bad_images
+        )
 
     def setup(self, stage: str | None = None) -> None:
         common = dict(
-            augment=self.augment, in_memory=self.in_memory, cache=self.cache,
-            repeats=self.repeats, skip_bad_images=self.skip_bad_images,
+            augment=self.augment,
+            in_memory=self.in_memory,
+            cache=self.cache,
+            repeats=self.repeats,
+            skip_bad_images=self.skip_bad_images,
         )
         if stage in (None, "fit") and self.train_set is None:
             if self.patch_sampling == "grid":
@@ -146,17 +161,23 @@ class SRDataModule(L.LightningDataModule):
                 self.train_set = RandomPatchDataset(
                     self.train_source, self.scale, self.patch_size, self.patches_per_epoch, **common
                 )
-            log.info("training on %d %s patches per epoch", len(self.train_set), self.patch_sampling)
+            log.info(
+                "training on %d %s patches per epoch", len(self.train_set), self.patch_sampling
+            )
         if stage in (None, "fit", "validate") and self.val_set is None:
             self.val_set = self._whole_images(self.val_source)
         if stage in (None, "test") and self.test_set is None:
             self.test_set = (
-                self.val_set if self.test_source is self.val_source and self.val_set is not None
+                self.val_set
+                if self.test_source is self.val_source and self.val_set is not None
                 else self._whole_images(self.test_source)
             )
 
     def _loader(self, dataset, batch_size: int, shuffle: bool, workers: int) -> DataLoader:
-        on_cuda = self.trainer is not None and self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator"
+        on_cuda = (
+            self.trainer is not None
+            and self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator"
+        )
         # Evaluation under DDP: each image exactly once (Lightning's sampler would pad with repeats).
         sampler = None if shuffle else evaluation_sampler(dataset, self.trainer)
         return DataLoader(
@@ -189,7 +210,9 @@ class SRDataModule(L.LightningDataModule):
             return torch.Generator(device=device).manual_seed(seed)
         if self._train_generator is None or self._train_generator.device != device:
             rank = self.trainer.global_rank if self.trainer is not None else 0
-            self._train_generator = torch.Generator(device=device).manual_seed(self.seed + 1000 * rank)
+            self._train_generator = torch.Generator(device=device).manual_seed(
+                self.seed + 1000 * rank
+            )
         return self._train_generator
 
     def degrade(self, batch: dict, training: bool) -> dict:
@@ -204,7 +227,9 @@ class SRDataModule(L.LightningDataModule):
             lr = self.degradation(hr, generator=self._generator(hr.device))
         else:
             index = int(batch["index"][0]) if "index" in batch else 0
-            lr = self.val_degradation(hr, generator=self._generator(hr.device, self.seed + 7919 * (index + 1)))
+            lr = self.val_degradation(
+                hr, generator=self._generator(hr.device, self.seed + 7919 * (index + 1))
+            )
         return {**batch, "hr": hr, "lr": lr}
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:

@@ -117,7 +117,9 @@ class HRImages:
             self._arrays = arrays
         elif storage == "cache":
             files = [source.file(i) for i in range(n)]
-            entries = cache.build(files, skip_bad_images=skip_bad_images, desc=f"caching {type(source).__name__}")
+            entries = cache.build(
+                files, skip_bad_images=skip_bad_images, desc=f"caching {type(source).__name__}"
+            )
             kept = []
             for i, entry in enumerate(entries):
                 if entry is None:
@@ -130,7 +132,9 @@ class HRImages:
             for i in range(n):
                 try:
                     path = source.file(i)
-                    size = image_size(path) if path is not None else tuple(source.load(i).shape[-2:])
+                    size = (
+                        image_size(path) if path is not None else tuple(source.load(i).shape[-2:])
+                    )
                 except ImageReadError as e:
                     self._bad(e)
                     continue
@@ -150,7 +154,13 @@ class HRImages:
         h, w = size[0] - size[0] % self.scale, size[1] - size[1] % self.scale
         if min(h, w) < min_size:
             what = self.source.file(i) or self.source.name(i)
-            log.warning("skipping %s: %dx%d is smaller than the %d px patch", what, size[1], size[0], min_size)
+            log.warning(
+                "skipping %s: %dx%d is smaller than the %d px patch",
+                what,
+                size[1],
+                size[0],
+                min_size,
+            )
             return False
         self.indices.append(i)
         self.sizes.append((int(size[0]), int(size[1])))
@@ -270,7 +280,12 @@ class GridPatchDataset(Dataset):
             raise ValueError(f"grid stride must be positive, got {stride}")
         storage = "memory" if in_memory else ("cache" if cache is not None else "decode")
         self.images = HRImages(source, storage, cache, scale, patch_size, skip_bad_images)
-        self.scale, self.patch_size, self.stride, self.augment = int(scale), int(patch_size), int(stride), augment
+        self.scale, self.patch_size, self.stride, self.augment = (
+            int(scale),
+            int(patch_size),
+            int(stride),
+            augment,
+        )
         rows = []
         for k, (h, w) in enumerate(self.images.sizes):
             h, w = h - h % scale, w - w % scale

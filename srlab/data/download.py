@@ -80,7 +80,9 @@ def verify(path: Path, size: int | None, checksum: str | None) -> None:
     if checksum:
         algorithm, _, expected = checksum.partition(":")
         if not expected:
-            raise ValueError(f"checksum must look like 'md5:<hex>' or 'sha256:<hex>', got {checksum!r}")
+            raise ValueError(
+                f"checksum must look like 'md5:<hex>' or 'sha256:<hex>', got {checksum!r}"
+            )
         actual = file_checksum(path, algorithm)
         if actual.lower() != expected.lower():
             raise DownloadError(f"{path.name}: {algorithm} {actual}, expected {expected}")
@@ -91,8 +93,14 @@ def _progress(total: int | None, initial: int, desc: str, enabled: bool):
 
     # disable=None: shown on a terminal, silent in logs and CI.
     return tqdm(
-        total=total, initial=initial, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
-        dynamic_ncols=True, disable=None if enabled else True,
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        dynamic_ncols=True,
+        disable=None if enabled else True,
     )
 
 
@@ -121,7 +129,9 @@ def _transfer(url: str, part: Path, total: int | None, timeout: float, progress:
         elif start:
             content_range = response.headers.get("Content-Range", "")
             if not content_range.startswith(f"bytes {start}-"):
-                raise DownloadError(f"{url}: unexpected Content-Range {content_range!r} for a resume at {start}")
+                raise DownloadError(
+                    f"{url}: unexpected Content-Range {content_range!r} for a resume at {start}"
+                )
         length = response.headers.get("Content-Length")
         expected_total = total if total is not None else (start + int(length) if length else None)
         mode = "ab" if start else "wb"
@@ -131,7 +141,9 @@ def _transfer(url: str, part: Path, total: int | None, timeout: float, progress:
                 f.write(chunk)
                 bar.update(len(chunk))
         if length is not None and part.stat().st_size != start + int(length):
-            raise DownloadError(f"{url}: connection closed early ({part.stat().st_size} bytes so far)")
+            raise DownloadError(
+                f"{url}: connection closed early ({part.stat().st_size} bytes so far)"
+            )
 
 
 def download(
@@ -172,9 +184,19 @@ def download(
             last_error = e
             if isinstance(e, urllib.error.HTTPError) and 400 <= e.code < 500 and e.code != 408:
                 break  # not found / forbidden: retrying will not help
-            log.warning("download of %s interrupted (%s); attempt %d/%d", archive.url, e, attempt + 1, retries + 1)
+            log.warning(
+                "download of %s interrupted (%s); attempt %d/%d",
+                archive.url,
+                e,
+                attempt + 1,
+                retries + 1,
+            )
     if last_error is not None:
-        kept = f"; {part.stat().st_size} bytes kept in {part} and resumed next time" if part.exists() else ""
+        kept = (
+            f"; {part.stat().st_size} bytes kept in {part} and resumed next time"
+            if part.exists()
+            else ""
+        )
         raise DownloadError(f"could not download {archive.url}: {last_error}{kept}") from last_error
     try:
         verify(part, archive.size, archive.checksum)
@@ -194,7 +216,12 @@ def _member_is_unsafe(name: str) -> str | None:
     if not name or "\x00" in name:
         return "empty or NUL in name"
     posix, windows = PurePosixPath(name), PureWindowsPath(name)
-    if posix.is_absolute() or windows.is_absolute() or windows.drive or name.startswith(("/", "\\")):
+    if (
+        posix.is_absolute()
+        or windows.is_absolute()
+        or windows.drive
+        or name.startswith(("/", "\\"))
+    ):
         return "absolute path"
     if ".." in posix.parts or ".." in windows.parts:
         return "'..' in path"

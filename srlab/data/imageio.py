@@ -21,7 +21,18 @@ from PIL import Image, ImageOps
 
 from srlab.errors import ImageReadError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
+IMAGE_EXTENSIONS = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".ppm",
+    ".pgm",
+    ".gif",
+)
 
 # EXIF orientations 5-8 transpose the image: the decoded (H, W) is the stored (W, H).
 _TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
@@ -69,7 +80,11 @@ def pil_to_array(img: Image.Image) -> np.ndarray:
     if mode in ("1", "L", "LA", "La"):
         return np.asarray(img.convert("L"))[..., None]
     if mode in ("P", "PA"):
-        img = img.convert("RGBA") if "transparency" in img.info or mode == "PA" else img.convert("RGB")
+        img = (
+            img.convert("RGBA")
+            if "transparency" in img.info or mode == "PA"
+            else img.convert("RGB")
+        )
     if img.mode != "RGB":
         img = img.convert("RGB")  # RGBA, CMYK, YCbCr, LAB, HSV -> RGB (alpha dropped)
     return np.asarray(img)

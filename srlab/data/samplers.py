@@ -20,7 +20,9 @@ class UnpaddedDistributedSampler(DistributedSampler):
     """Strided, in-order shard of ``dataset`` for ``rank`` of ``num_replicas``, no repetition."""
 
     def __init__(self, dataset: Dataset, num_replicas: int, rank: int) -> None:
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False)
+        super().__init__(
+            dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False
+        )
         self.num_samples = len(range(rank, len(dataset), num_replicas))  # type: ignore[arg-type]
         self.total_size = len(dataset)  # type: ignore[arg-type]
 

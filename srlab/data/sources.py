@@ -125,8 +125,10 @@ class FolderImages(ImageSource):
             raise DatasetNotFoundError(f"image folder not found: {self.root}{hint}")
         pattern = "**/*" if self.recursive else "*"
         self._paths = sorted(
-            p for p in self.root.glob(pattern)
-            if p.is_file() and is_image_file(p)
+            p
+            for p in self.root.glob(pattern)
+            if p.is_file()
+            and is_image_file(p)
             and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
         )
         if not self._paths:
@@ -152,7 +154,9 @@ class FolderImages(ImageSource):
         return read_image(self.paths[index])
 
 
-def find_folder(root: Path, names: tuple[str, ...], subfolders: tuple[str, ...] = ("",)) -> Path | None:
+def find_folder(
+    root: Path, names: tuple[str, ...], subfolders: tuple[str, ...] = ("",)
+) -> Path | None:
     """The first ``root/<name>/<subfolder>`` that is a folder holding at least one image."""
     for name in names:
         for sub in subfolders:
@@ -195,7 +199,11 @@ class DIV2K(FolderImages):
     """
 
     def __init__(
-        self, root: str | Path, split: str = "train", download: bool = False, mirror: str | None = None
+        self,
+        root: str | Path,
+        split: str = "train",
+        download: bool = False,
+        mirror: str | None = None,
     ) -> None:
         if split not in ("train", "valid"):
             raise ValueError(f"DIV2K split must be 'train' or 'valid', got {split!r}")
@@ -206,7 +214,11 @@ class DIV2K(FolderImages):
         if found is not None:
             super().__init__(found)
         elif download:
-            self.root, self.recursive, self.hint = self.data_root / "DIV2K" / self.folder_name, False, ""
+            self.root, self.recursive, self.hint = (
+                self.data_root / "DIV2K" / self.folder_name,
+                False,
+                "",
+            )
             self._paths = None  # downloaded by prepare() (DataModule.prepare_data or first use)
         else:
             raise DatasetNotFoundError(
@@ -228,7 +240,9 @@ class DIV2K(FolderImages):
             return
         archive = DIV2K_ARCHIVES[self.split]
         if self.mirror:
-            archive = RemoteArchive(self.mirror.rstrip("/") + "/" + archive.name, archive.size, archive.checksum)
+            archive = RemoteArchive(
+                self.mirror.rstrip("/") + "/" + archive.name, archive.size, archive.checksum
+            )
         fetch(archive, self.data_root / "DIV2K", downloads=self.data_root / ".downloads")
         found = self._find()
         if found is None:
@@ -281,7 +295,11 @@ class BenchmarkSet(FolderImages):
         if found is not None:
             super().__init__(found)
         elif download and canonical in EDSR_BENCHMARK_SETS:
-            self.root, self.recursive, self.hint = self.data_root / "benchmark" / self.names[0], False, ""
+            self.root, self.recursive, self.hint = (
+                self.data_root / "benchmark" / self.names[0],
+                False,
+                "",
+            )
             self._paths = None
         else:
             how = (
@@ -306,7 +324,9 @@ class BenchmarkSet(FolderImages):
             fetch(EDSR_BENCHMARK_ARCHIVE, self.data_root, downloads=self.data_root / ".downloads")
         found = self._find()
         if found is None:
-            raise DatasetNotFoundError(f"{EDSR_BENCHMARK_ARCHIVE.name} holds no {self.set_name} images")
+            raise DatasetNotFoundError(
+                f"{EDSR_BENCHMARK_ARCHIVE.name} holds no {self.set_name} images"
+            )
         self.root = found
 
 

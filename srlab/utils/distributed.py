@@ -15,7 +15,10 @@ from srlab.errors import ConfigError
 
 def _slurm_batch_job() -> bool:
     # Lightning's own rule: srun/sbatch jobs, not an interactive `salloc` shell.
-    return "SLURM_NTASKS" in os.environ and os.environ.get("SLURM_JOB_NAME") not in ("bash", "interactive")
+    return "SLURM_NTASKS" in os.environ and os.environ.get("SLURM_JOB_NAME") not in (
+        "bash",
+        "interactive",
+    )
 
 
 def ddp_devices() -> int | str:

@@ -16,10 +16,25 @@ from pathlib import Path
 
 # Command-line keys that do not describe the experiment (where things go, how they are shown).
 _NOISE_PREFIXES = (
-    "paths", "hydra", "logger", "callbacks", "debug", "hparams_search", "torch_threads",
-    "matmul_precision", "ckpt_path", "tags", "experiment_name", "task_name", "optimized_metric",
-    "trainer.log_every_n_steps", "trainer.enable_", "data.num_workers", "data.train_dir",
-    "data.val_dir", "data.pin_memory",
+    "paths",
+    "hydra",
+    "logger",
+    "callbacks",
+    "debug",
+    "hparams_search",
+    "torch_threads",
+    "matmul_precision",
+    "ckpt_path",
+    "tags",
+    "experiment_name",
+    "task_name",
+    "optimized_metric",
+    "trainer.log_every_n_steps",
+    "trainer.enable_",
+    "data.num_workers",
+    "data.train_dir",
+    "data.val_dir",
+    "data.pin_memory",
 )
 _NAME_KEYS = ("model", "data.scale")  # already in the name's head
 _MAX_NAME = 128

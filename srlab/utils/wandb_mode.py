@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 def _has_api_key() -> bool:
     if os.environ.get("WANDB_API_KEY"):
         return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    host = (
+        urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+        or "api.wandb.ai"
+    )
     try:
         path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
         return os.path.isfile(path) and netrc.netrc(path).authenticators(host) is not None

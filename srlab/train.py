@@ -21,9 +21,8 @@ log = logging.getLogger("srlab.train")
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit (and optionally test) the configured model; returns the logged metrics as floats.
-
-    Extra keys: ``best_model_path`` is kept out of the dict (floats only) but logged and printed.
+    """Fit (and optionally test) the configured model; returns the logged metrics as floats,
+    plus ``val/psnr_best`` (the best checkpoint's score). Checkpoint paths are printed, not returned.
     """
     validate_train_config(cfg)  # one-line errors naming the key, before anything heavy
     # Heavy imports here, not at module import: `--help` and config errors stay fast.

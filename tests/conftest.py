@@ -7,6 +7,8 @@ the tests that need them so that collection is fast.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,29 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("SRLAB_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def run_module(
+    module: str,
+    args: list[str],
+    cwd: Path,
+    timeout: int = 300,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run ``python -m <module> <args>`` in ``cwd`` and return the finished process.
+
+    This checkout comes first on PYTHONPATH, so the subprocess imports the srlab under test; ``env``
+    holds extra variables merged over ``os.environ`` (the test's environment, isolated by
+    ``_isolated_env``). stdout and stderr are captured as text; ``timeout`` is in seconds.
+    """
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(autouse=True)

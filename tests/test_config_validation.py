@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from srlab.errors import ConfigError
 from srlab.validation import check_group_choices, group_options, validate_train_config
-from tests.conftest import REPO_ROOT, compose_train, fast_overrides
+from tests.conftest import compose_train, fast_overrides, run_module
 
 
 def _validate(image_dirs, tmp_path, *overrides, base=True):
@@ -128,14 +125,7 @@ def test_group_choices_accept_valid_options_sweeps_and_deletions():
 
 
 def _cli(args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "srlab.train", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "SRLAB_DATA_DIR": str(cwd / "nodata")},
-    )
+    return run_module("srlab.train", args, cwd, 120, {"SRLAB_DATA_DIR": str(cwd / "nodata")})
 
 
 def test_cli_unknown_model_is_one_line(tmp_path):

@@ -306,12 +306,8 @@ def test_t91_config_reads_t91_with_set5_validation(tmp_path, shared_data):
 @pytest.mark.slow
 def test_t91_acceptance_command_runs_50_steps(tmp_path, shared_data):
     """``python -m srlab.train model=srcnn data=t91 paths.data_dir=… trainer.max_steps=50``."""
-    import subprocess
-    import sys
+    from tests.conftest import run_module
 
-    from tests.conftest import REPO_ROOT
-
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     args = [
         "model=srcnn",
         "data=t91",
@@ -320,13 +316,6 @@ def test_t91_acceptance_command_runs_50_steps(tmp_path, shared_data):
         "logger=none",
         f"paths.experiments_dir={tmp_path / 'exp'}",
     ]
-    proc = subprocess.run(
-        [sys.executable, "-m", "srlab.train", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    proc = run_module("srlab.train", args, cwd=tmp_path, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "validation PSNR" in proc.stdout and "bicubic" in proc.stdout

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT, compose_train, fast_overrides, write_images
+from tests.conftest import compose_train, fast_overrides, run_module, write_images
 
 
 def test_unpadded_sampler_shards_cover_every_image_exactly_once():
@@ -109,15 +106,7 @@ def test_ddp_two_cpu_processes_validate_like_one(tmp_path):
         "torch_threads=1",
         *overrides,
     ]
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "srlab.train", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    proc = run_module("srlab.train", args, cwd=tmp_path, timeout=180, env={"OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (run_dir / "train_ddp_process_1.log").is_file(), "the second rank did not run"
 

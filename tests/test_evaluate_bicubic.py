@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -13,7 +10,7 @@ import torch
 from srlab.data.sources import BenchmarkSet
 from srlab.evaluation import EvalResult, evaluate, evaluate_source, format_markdown
 from srlab.models.bicubic import Bicubic
-from tests.conftest import REPO_ROOT, write_images
+from tests.conftest import run_module, write_images
 
 # Bicubic baselines as published (e.g. VDSR, Kim et al. CVPR 2016, Table 2; LapSRN; EDSR...).
 PUBLISHED = {
@@ -118,23 +115,12 @@ def test_markdown_tables():
         format_markdown(rows, layout="tall")
 
 
-def _run_cli(args, cwd, timeout=300):
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "srlab.evaluate", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def test_evaluate_cli_prints_a_markdown_table_and_saves_results(tmp_path):
     root = _tiny_benchmark(tmp_path / "data")
     _tiny_benchmark(root, "Set14", count=1)
     exp = tmp_path / "exp"
-    proc = _run_cli(
+    proc = run_module(
+        "srlab.evaluate",
         [
             "model=bicubic",
             "data=benchmark",

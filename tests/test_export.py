@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import run_module
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
@@ -87,15 +83,9 @@ def test_torchscript_export_of_an_rgb_model_matches_pytorch(tmp_path):
 
 
 def test_export_cli_bicubic_onnx(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     out = tmp_path / "bic.onnx"
-    proc = subprocess.run(
-        [sys.executable, "-m", "srlab.export", "ckpt=bicubic", "scale=2", f"output={out}"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    proc = run_module(
+        "srlab.export", ["ckpt=bicubic", "scale=2", f"output={out}"], cwd=tmp_path, timeout=300
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert out.is_file() and "verified on 2 sizes" in proc.stdout

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT, compose_train, fast_overrides
+from tests.conftest import compose_train, fast_overrides, run_module
 
 
 def _cfg(image_dirs, out, poison_steps, *extra, steps=6):
@@ -104,14 +101,7 @@ def test_cli_reports_a_nan_loss_in_one_line(tmp_path, image_dirs):
         "+callbacks.poison._target_=tests.helper_callbacks.PoisonBatch",
         "+callbacks.poison.at_steps=[1]",
     ]
-    proc = subprocess.run(
-        [sys.executable, "-m", "srlab.train", *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        timeout=300,
-    )
+    proc = run_module("srlab.train", args, cwd=tmp_path, timeout=300)
     assert proc.returncode == 2, proc.stderr[-3000:]
     errors = [line for line in proc.stderr.splitlines() if line.startswith("srlab: error:")]
     assert errors == [

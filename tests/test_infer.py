@@ -13,7 +13,7 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
-from tests.conftest import REPO_ROOT, smooth_image
+from tests.conftest import REPO_ROOT, run_module, smooth_image
 
 
 def _infer_cfg(inp, out, ckpt="srcnn_915_x3_sample", **kw):
@@ -245,20 +245,10 @@ def test_infer_cli_runs_and_errors_are_short(tmp_path, capsys):
     from srlab.infer import infer
 
     write_png(tmp_path / "a.png", smooth_image(np.random.default_rng(0), 12, 12, 3))
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    ok = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "srlab.infer",
-            f"input={tmp_path / 'a.png'}",
-            f"output={tmp_path / 'out'}",
-            "ckpt=srcnn_915_x3_sample",
-        ],
+    ok = run_module(
+        "srlab.infer",
+        [f"input={tmp_path / 'a.png'}", f"output={tmp_path / 'out'}", "ckpt=srcnn_915_x3_sample"],
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert ok.returncode == 0, ok.stderr[-3000:]

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import subprocess
-import sys
 import time
 import warnings
 
@@ -23,7 +21,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from srlab.errors import ImageReadError, SrlabError
-from tests.conftest import REPO_ROOT, smooth_image
+from tests.conftest import run_module, smooth_image
 from tests.test_fuzz_images import _fuzz_cases
 
 
@@ -504,12 +502,9 @@ def test_infer_cli_exit_status_and_message_for_fuzzed_inputs(tmp_path):
     folder, readable = _fuzz_folder(tmp_path, 12, seed=6)
     bad = sorted(p.name for p in folder.iterdir() if p.stem not in readable)
     assert bad
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run(
+    proc = run_module(
+        "srlab.infer",
         [
-            sys.executable,
-            "-m",
-            "srlab.infer",
             f"input={folder}",
             f"output={tmp_path / 'out'}",
             "ckpt=bicubic",
@@ -517,9 +512,6 @@ def test_infer_cli_exit_status_and_message_for_fuzzed_inputs(tmp_path):
             "device=cpu",
         ],
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     from srlab.infer import EXIT_SOME_INPUTS_FAILED

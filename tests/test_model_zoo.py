@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import REPO_ROOT, compose_train, write_images
+from tests.conftest import REPO_ROOT, compose_train, run_module, write_images
 from tests.test_models import MODEL_CONFIGS, build_net
 
 ZOO = ["srcnn", "srcnn_deconv", "fsrcnn", "espcn", "vdsr", "edsr_baseline"]
@@ -252,13 +252,8 @@ def test_summary_prints_a_row_per_model_config(capsys):
 
 
 def test_summary_runs_as_a_module_over_every_config():
-    proc = subprocess.run(
-        [sys.executable, "-m", "srlab.models.summary", "--no-timing", "--lr-size", "6"],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    proc = run_module(
+        "srlab.models.summary", ["--no-timing", "--lr-size", "6"], cwd=REPO_ROOT, timeout=120
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     names = [

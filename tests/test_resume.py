@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT, compose_train, fast_overrides
+from tests.conftest import REPO_ROOT, compose_train, fast_overrides, run_module
 
 STEPS_PER_EPOCH = 4  # patches_per_epoch / batch_size
 MAX_STEPS = 12
@@ -41,8 +41,8 @@ def _recorder(path: Path, sleep_s: float) -> list[str]:
     ]
 
 
-def _env(cwd: Path) -> dict:
-    return {**os.environ, "PYTHONPATH": str(REPO_ROOT), "SRLAB_DATA_DIR": str(cwd / "nodata")}
+def _extra_env(cwd: Path) -> dict[str, str]:
+    return {"SRLAB_DATA_DIR": str(cwd / "nodata")}
 
 
 def _steps(path: Path) -> list[int]:
@@ -70,7 +70,7 @@ def test_sigkill_then_resume_auto_continues_and_matches_an_uninterrupted_run(tmp
     proc = subprocess.Popen(
         [sys.executable, "-m", "srlab.train", *args, *_recorder(killed_steps, 0.4)],
         cwd=tmp_path,
-        env=_env(tmp_path),
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **_extra_env(tmp_path)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -92,13 +92,12 @@ def test_sigkill_then_resume_auto_continues_and_matches_an_uninterrupted_run(tmp
 
     # 2. resume=auto continues the same run directory from step 4, not from 0.
     resumed_steps = tmp_path / "resumed_steps.txt"
-    proc2 = subprocess.run(
-        [sys.executable, "-m", "srlab.train", *args, "resume=auto", *_recorder(resumed_steps, 0)],
+    proc2 = run_module(
+        "srlab.train",
+        [*args, "resume=auto", *_recorder(resumed_steps, 0)],
         cwd=tmp_path,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
         timeout=300,
+        env=_extra_env(tmp_path),
     )
     assert proc2.returncode == 0, proc2.stderr[-3000:]
     assert f"resuming from {last} at global step {STEPS_PER_EPOCH}" in proc2.stdout

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import math
-import os
 import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT, compose_train, fast_overrides
+from tests.conftest import compose_train, fast_overrides, run_module
 
 
 def _run_train(args: list[str], cwd, timeout: int = 240) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "SRLAB_DATA_DIR": str(cwd / "nodata")}
-    return subprocess.run(
-        [sys.executable, "-m", "srlab.train", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_module("srlab.train", args, cwd, timeout, {"SRLAB_DATA_DIR": str(cwd / "nodata")})
 
 
 def test_optuna_search_runs_two_trials_and_writes_the_best_value(tmp_path, image_dirs):

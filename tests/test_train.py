@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT, compose_train, fast_overrides
+from tests.conftest import compose_train, fast_overrides, run_module
 
 
 def test_train_writes_best_and_last_checkpoints_that_reload(tmp_path, image_dirs):
@@ -53,15 +51,7 @@ def test_train_is_reproducible_with_a_seed(tmp_path, image_dirs):
 
 
 def _run_cli(args: list[str], cwd, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "SRLAB_DATA_DIR": str(cwd / "nodata")}
-    return subprocess.run(
-        [sys.executable, "-m", "srlab.train", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_module("srlab.train", args, cwd, timeout, {"SRLAB_DATA_DIR": str(cwd / "nodata")})
 
 
 def test_div2k_missing_folder_gives_a_short_message(tmp_path):

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT, compose_train, fast_overrides
+from tests.conftest import compose_train, fast_overrides, run_module
 from tests.wandb_records import run_info
 
 
@@ -58,15 +55,7 @@ def test_two_job_multirun_gives_two_offline_runs_in_one_group_and_a_report(tmp_p
         *[o for o in fast_overrides(*image_dirs, steps=4) if o != "logger=none"],
         "logger=wandb",
     ]
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "srlab.train", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    proc = run_module("srlab.train", args, cwd=tmp_path, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (sweep,) = (exp / "multirun").iterdir()
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())

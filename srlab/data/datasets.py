@@ -183,6 +183,21 @@ def _patch_count(patches_per_epoch: int | None, repeats: int, n: int) -> int:
     return int(patches_per_epoch) if patches_per_epoch else int(repeats) * n
 
 
+def _patch_images(
+    source: ImageSource,
+    scale: int,
+    patch_size: int,
+    in_memory: bool,
+    cache: DecodedImageCache | None,
+    skip_bad_images: bool,
+) -> HRImages:
+    """The images crops are cut from: in RAM, from the decoded-image cache, or decoded per crop."""
+    if patch_size % scale:
+        raise ValueError(f"patch_size {patch_size} must be divisible by scale {scale}")
+    storage = "memory" if in_memory else ("cache" if cache is not None else "decode")
+    return HRImages(source, storage, cache, scale, patch_size, skip_bad_images)
+
+
 class RandomPatchDataset(Dataset):
     """Random scale-aligned HR crops: ``patches_per_epoch`` per epoch (default ``repeats`` per image).
 
@@ -219,10 +234,7 @@ class RandomPatchDataset(Dataset):
         repeats: int = 1,
         skip_bad_images: bool = False,
     ) -> None:
-        if patch_size % scale:
-            raise ValueError(f"patch_size {patch_size} must be divisible by scale {scale}")
-        storage = "memory" if in_memory else ("cache" if cache is not None else "decode")
-        self.images = HRImages(source, storage, cache, scale, patch_size, skip_bad_images)
+        self.images = _patch_images(source, scale, patch_size, in_memory, cache, skip_bad_images)
         self.scale, self.patch_size, self.augment = int(scale), int(patch_size), augment
         self.patches_per_epoch = _patch_count(patches_per_epoch, repeats, len(self.images))
 
@@ -274,12 +286,9 @@ class GridPatchDataset(Dataset):
         repeats: int = 1,
         skip_bad_images: bool = False,
     ) -> None:
-        if patch_size % scale:
-            raise ValueError(f"patch_size {patch_size} must be divisible by scale {scale}")
         if stride < 1:
             raise ValueError(f"grid stride must be positive, got {stride}")
-        storage = "memory" if in_memory else ("cache" if cache is not None else "decode")
-        self.images = HRImages(source, storage, cache, scale, patch_size, skip_bad_images)
+        self.images = _patch_images(source, scale, patch_size, in_memory, cache, skip_bad_images)
         self.scale, self.patch_size, self.stride, self.augment = (
             int(scale),
             int(patch_size),

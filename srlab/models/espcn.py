@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from srlab.models.layers import same_conv
+
 
 class ESPCN(nn.Module):
     """ESPCN keeping srlab's model contract ``net(lr) -> sr``.
@@ -44,15 +46,12 @@ class ESPCN(nn.Module):
         n2: int = 32,
     ) -> None:
         super().__init__()
-        for name, k in (("f1", f1), ("f2", f2), ("f3", f3)):
-            if k % 2 != 1:
-                raise ValueError(f"ESPCN kernel size {name}={k} must be odd for 'same' padding")
         self.scale = int(scale)
         self.in_channels = int(in_channels)
-        self.conv1 = nn.Conv2d(in_channels, n1, f1, padding=f1 // 2)
-        self.conv2 = nn.Conv2d(n1, n2, f2, padding=f2 // 2)
+        self.conv1 = same_conv(in_channels, n1, f1, name="ESPCN f1")
+        self.conv2 = same_conv(n1, n2, f2, name="ESPCN f2")
         # Registered last among the parameterised layers: SRModule's output layer.
-        self.conv3 = nn.Conv2d(n2, in_channels * self.scale**2, f3, padding=f3 // 2)
+        self.conv3 = same_conv(n2, in_channels * self.scale**2, f3, name="ESPCN f3")
         self.pixel_shuffle = nn.PixelShuffle(self.scale)
         self.reset_parameters()
 

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from srlab.degradations.resize import imresize
+from srlab.models.layers import same_conv
 
 
 class SRCNN(nn.Module):
@@ -40,14 +41,11 @@ class SRCNN(nn.Module):
         n2: int = 32,
     ) -> None:
         super().__init__()
-        for name, k in (("f1", f1), ("f2", f2), ("f3", f3)):
-            if k % 2 != 1:
-                raise ValueError(f"SRCNN kernel size {name}={k} must be odd for 'same' padding")
         self.scale = int(scale)
         self.in_channels = int(in_channels)
-        self.conv1 = nn.Conv2d(in_channels, n1, f1, padding=f1 // 2)
-        self.conv2 = nn.Conv2d(n1, n2, f2, padding=f2 // 2)
-        self.conv3 = nn.Conv2d(n2, in_channels, f3, padding=f3 // 2)
+        self.conv1 = same_conv(in_channels, n1, f1, name="SRCNN f1")
+        self.conv2 = same_conv(n1, n2, f2, name="SRCNN f2")
+        self.conv3 = same_conv(n2, in_channels, f3, name="SRCNN f3")
         self.relu = nn.ReLU(inplace=True)
         self.reset_parameters()
 
@@ -101,13 +99,10 @@ class SRCNNDeconv(nn.Module):
         super().__init__()
         from srlab.models.fsrcnn import deconv_padding
 
-        for name, k in (("f1", f1), ("f2", f2)):
-            if k % 2 != 1:
-                raise ValueError(f"SRCNN kernel size {name}={k} must be odd for 'same' padding")
         self.scale = int(scale)
         self.in_channels = int(in_channels)
-        self.conv1 = nn.Conv2d(in_channels, n1, f1, padding=f1 // 2)
-        self.conv2 = nn.Conv2d(n1, n2, f2, padding=f2 // 2)
+        self.conv1 = same_conv(in_channels, n1, f1, name="SRCNN f1")
+        self.conv2 = same_conv(n1, n2, f2, name="SRCNN f2")
         padding, output_padding = deconv_padding(deconv_kernel, self.scale)
         self.deconv = nn.ConvTranspose2d(
             n2,

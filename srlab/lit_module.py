@@ -124,13 +124,24 @@ class SRModule(L.LightningModule):
         )
         return loss
 
+    def _score_outputs(self, lr_image: torch.Tensor, bicubic: bool) -> tuple[torch.Tensor, ...]:
+        """SR (and, with ``bicubic``, the bicubic baseline) at full float32 precision.
+
+        Validation and test run inside the trainer's precision context; under ``bf16-mixed`` /
+        ``16-mixed`` autocast the convolutions and the bicubic matrix products would carry ~3
+        significant digits, an error as large as a uint8 step. Paper-protocol scores need float32.
+        """
+        lr_model = to_model_space(lr_image, self.in_channels).float()
+        with torch.autocast(device_type=lr_model.device.type, enabled=False):
+            sr = self(lr_model)
+            return (sr, imresize(lr_model, self.scale)) if bicubic else (sr,)
+
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        lr_model = to_model_space(batch["lr"], self.in_channels)
-        sr = self(lr_model)
+        sr, *bic = self._score_outputs(batch["lr"], bicubic=self.bicubic_psnr is None)
         self.val_psnr.update(sr, batch["hr"])
         self.val_ssim.update(sr, batch["hr"])
-        if self.bicubic_psnr is None:
-            self.val_psnr_bicubic.update(imresize(lr_model, self.scale), batch["hr"])
+        if bic:
+            self.val_psnr_bicubic.update(bic[0], batch["hr"])
 
     def on_validation_epoch_end(self) -> None:
         psnr, ssim = self.val_psnr.compute(), self.val_ssim.compute()
@@ -150,9 +161,7 @@ class SRModule(L.LightningModule):
             self.log("val/psnr_bicubic", self.bicubic_psnr)
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        lr_model = to_model_space(batch["lr"], self.in_channels)
-        sr = self(lr_model)
-        bic = imresize(lr_model, self.scale)
+        sr, bic = self._score_outputs(batch["lr"], bicubic=True)
         for metric, out in (
             (self.test_psnr, sr),
             (self.test_ssim, sr),

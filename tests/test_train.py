@@ -90,3 +90,25 @@ def test_run_stopped_by_max_steps_mid_epoch_is_validated_and_checkpointed(tmp_pa
     best = out / "checkpoints" / "best.ckpt"
     assert best.is_file()
     assert torch.load(best, map_location="cpu", weights_only=True)["global_step"] == 3
+
+
+def test_validation_scores_in_float32_under_mixed_precision(tmp_path, image_dirs):
+    """bf16 autocast must not leak into the paper-protocol scores (SR nor bicubic)."""
+    from hydra.utils import instantiate
+
+    from srlab.degradations.resize import imresize
+    from srlab.lit_module import SRModule
+    from srlab.metrics import rgb_to_y
+
+    cfg = compose_train(fast_overrides(*image_dirs), output_dir=tmp_path / "run")
+    module: SRModule = instantiate(cfg.model)
+    lr = torch.rand(1, 3, 9, 9)
+    reference = module.predict_sr(lr), imresize(rgb_to_y(lr), 3)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        assert (
+            module.predict_sr(lr).dtype == torch.bfloat16
+        )  # what autocast does to a plain forward
+        scored = module._score_outputs(lr, bicubic=True)
+    for got, want in zip(scored, reference, strict=True):
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got, want)

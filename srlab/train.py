@@ -53,6 +53,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # Stored in every checkpoint so that it alone rebuilds the network. (Not passed to
     # instantiate(): Hydra would instantiate the dict's _target_ too.)
     model.hparams.net_config = OmegaConf.to_container(cfg.model.net, resolve=True)
+    if cfg.get("init_from") and ckpt_path is None:
+        _init_weights(model, str(cfg.init_from), model.hparams.net_config)
     loggers = instantiate_loggers(cfg.get("logger"))
     callbacks = instantiate_callbacks(cfg.get("callbacks"), with_logger=bool(loggers))
     # Every checkpoint (best, last, periodic) is written atomically: temp file + fsync + rename.
@@ -125,6 +127,31 @@ def _resume_checkpoint(cfg: DictConfig, run_dir: str) -> str | None:
             # CSVLogger deletes an existing metrics.csv: keep each attempt's metrics apart.
             cfg.logger.csv.version = f"resumed_at_step_{step}"
     return str(ckpt_path)
+
+
+def _init_weights(model, spec: str, net_config: dict) -> None:
+    """Fine-tuning: copy the network weights of checkpoint ``spec`` into ``model.net``.
+
+    Only the weights are taken (optimizer, scheduler and step start fresh). The architecture must
+    match the configured one; the scale may differ where the weights do not depend on it (SRCNN and
+    VDSR upsample with bicubic before their convolutions), which a strict load checks.
+    """
+    from srlab.checkpoints import CheckpointError, check_compatible, load_model
+
+    loaded = load_model(spec, device="cpu")
+    if loaded.is_bicubic:
+        raise CheckpointError("init_from=bicubic: bicubic has no weights to start from")
+    check_compatible(loaded.meta, str(loaded.path), net_config=net_config)
+    try:
+        model.net.load_state_dict(loaded.net.state_dict())
+    except RuntimeError as e:
+        first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+        raise CheckpointError(
+            f"init_from={spec}: its x{loaded.scale} weights do not fit the configured "
+            f"x{model.scale} network ({first})"
+        ) from e
+    log.info("initialised the network from %s (%s)", loaded.path, loaded.describe())
+    print(f"[srlab] fine-tuning from the weights of {loaded.describe()}", flush=True)
 
 
 def _record_wandb_id(loggers: list, run_dir: str) -> None:

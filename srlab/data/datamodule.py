@@ -55,6 +55,8 @@ class SRDataModule(L.LightningDataModule):
         val_degradation: degradation for validation/test; defaults to ``degradation``.
         seed: seed of the training and validation degradation generators.
         pin_memory: pin host memory (only used when training on CUDA).
+        sample_by_area: random crops pick an image in proportion to its area (every crop of the
+            set equally likely) rather than uniformly per image; ``"random"`` sampling only.
         train_dir, val_dir: the folders ``data=folder`` reads (its sources interpolate them);
             kept for the record, unused otherwise.
     """
@@ -84,6 +86,7 @@ class SRDataModule(L.LightningDataModule):
         pin_memory: bool = True,
         train_dir: str | None = None,
         val_dir: str | None = None,
+        sample_by_area: bool = False,
     ) -> None:
         super().__init__()
         if patch_size % scale:
@@ -119,6 +122,7 @@ class SRDataModule(L.LightningDataModule):
         self.seed = int(seed)
         self.pin_memory = pin_memory
         self.train_dir, self.val_dir = train_dir, val_dir
+        self.sample_by_area = bool(sample_by_area)
         self._train_generator: torch.Generator | None = None
         self.train_set = self.val_set = self.test_set = None
 
@@ -159,7 +163,12 @@ class SRDataModule(L.LightningDataModule):
                 )
             else:
                 self.train_set = RandomPatchDataset(
-                    self.train_source, self.scale, self.patch_size, self.patches_per_epoch, **common
+                    self.train_source,
+                    self.scale,
+                    self.patch_size,
+                    self.patches_per_epoch,
+                    sample_by_area=self.sample_by_area,
+                    **common,
                 )
             log.info(
                 "training on %d %s patches per epoch", len(self.train_set), self.patch_sampling

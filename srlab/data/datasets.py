@@ -218,6 +218,8 @@ class RandomPatchDataset(Dataset):
         cache: decoded-image cache for large images.
         repeats: crops per image per epoch when ``patches_per_epoch`` is None.
         skip_bad_images: skip unreadable files with a warning instead of failing.
+        sample_by_area: pick an image with probability proportional to its number of crop
+            positions (every crop of the set equally likely) instead of uniformly per image.
 
     Item: ``{"hr": (3, patch_size, patch_size) uint8}``.
     """
@@ -233,17 +235,31 @@ class RandomPatchDataset(Dataset):
         cache: DecodedImageCache | None = None,
         repeats: int = 1,
         skip_bad_images: bool = False,
+        sample_by_area: bool = False,
     ) -> None:
         self.images = _patch_images(source, scale, patch_size, in_memory, cache, skip_bad_images)
         self.scale, self.patch_size, self.augment = int(scale), int(patch_size), augment
         self.patches_per_epoch = _patch_count(patches_per_epoch, repeats, len(self.images))
+        # Probability of each image: its number of scale-aligned crop positions (or uniform).
+        s, p = self.scale, self.patch_size
+        positions = [
+            ((h - h % s - p) // s + 1) * ((w - w % s - p) // s + 1) for h, w in self.images.sizes
+        ]
+        self.image_weights = (
+            torch.tensor(positions, dtype=torch.float64) if sample_by_area else None
+        )
+
+    def _pick_image(self) -> int:
+        if self.image_weights is None:
+            return int(torch.randint(len(self.images), ()).item())
+        return int(torch.multinomial(self.image_weights, 1).item())
 
     def __len__(self) -> int:
         return self.patches_per_epoch
 
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
         for _ in range(100):
-            k = int(torch.randint(len(self.images), ()).item())
+            k = self._pick_image()
             try:
                 image = self.images.array(k)
                 break

@@ -351,3 +351,70 @@ class T91(FolderImages):
                 "(or SRLAB_DATA_DIR), e.g. paths.data_dir=../shared/data."
             )
         super().__init__(found)
+
+
+class BSD200(FolderImages):
+    """The 200 train + val images of BSDS300 (Martin et al., ICCV 2001), a training set.
+
+    With :class:`T91` it forms the "291" training set of VDSR and later SR papers. It shares no
+    image with the BSDS300 test split (the BSD100 / B100 benchmark). Looks for ``<root>/BSD200``
+    (or ``bsd200``, ``BSDS200``, with or without ``HR/``).
+
+    Args:
+        root: the data root (``paths.data_dir``).
+    """
+
+    NAMES = ("BSD200", "bsd200", "BSDS200", "bsds200")
+
+    def __init__(self, root: str | Path) -> None:
+        root = Path(root).expanduser()
+        found = find_folder(root, self.NAMES, ("HR", ""))
+        if found is None:
+            raise DatasetNotFoundError(
+                f"BSD200 not found: expected {root / 'BSD200'}/<id>.png … (200 images).\n"
+                "Point srlab at a folder holding it with paths.data_dir=/path/to/data "
+                "(or SRLAB_DATA_DIR), e.g. paths.data_dir=../shared/data."
+            )
+        super().__init__(found)
+
+
+class ConcatSources(ImageSource):
+    """Several sources as one, in order (e.g. T91 + BSD200 = the "291" training set).
+
+    Image names are prefixed with the part's class name (``T91/t1``, ``BSD200/2092``) so they stay
+    unique across parts.
+
+    Args:
+        sources: the parts, concatenated in order.
+    """
+
+    def __init__(self, sources: list[ImageSource]) -> None:
+        self.sources = list(sources)
+        if not self.sources:
+            raise ValueError("ConcatSources needs at least one source")
+        # (part, index within the part) of every image.
+        self._where = [(s, i) for s in self.sources for i in range(len(s))]
+
+    def prepare(self) -> None:
+        for source in self.sources:
+            source.prepare()
+        self._where = [(s, i) for s in self.sources for i in range(len(s))]
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def name(self, index: int) -> str:
+        source, i = self._where[index]
+        return f"{type(source).__name__}/{source.name(i)}"
+
+    def file(self, index: int) -> Path | None:
+        source, i = self._where[index]
+        return source.file(i)
+
+    def load(self, index: int) -> torch.Tensor:
+        source, i = self._where[index]
+        return source.load(i)
+
+    def describe(self) -> str:
+        parts = " + ".join(s.describe() for s in self.sources)
+        return f"{parts} = {len(self)} images"

@@ -34,7 +34,7 @@ def build_pipeline(name: str, scale: int) -> torch.nn.Module:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.utils import instantiate
 
-    from srlab.config import CONFIG_DIR
+    from srlab.cli.config import CONFIG_DIR
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
@@ -65,7 +65,7 @@ def srcnn_step(scale: int, device: torch.device, channels_last: bool):
     """One SRCNN 9-5-5 (Y) training step as SRModule.training_step runs it, as a closure."""
     import torch.nn.functional as F
 
-    from srlab.lit_module import to_model_space
+    from srlab.training.lit_module import to_model_space
     from srlab.models.srcnn import SRCNN
 
     net = SRCNN(scale=scale, in_channels=1).to(device)

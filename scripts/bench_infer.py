@@ -19,7 +19,7 @@ import torch
 
 def main() -> None:
     from srlab.checkpoints import LoadedModel, load_model
-    from srlab.imagefile import ImageData
+    from srlab.data.imagefile import ImageData
     from srlab.infer import Upscaler
     from srlab.models.srcnn import SRCNN
 

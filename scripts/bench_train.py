@@ -18,7 +18,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
-from srlab.config import CONFIG_DIR
+from srlab.cli.config import CONFIG_DIR
 
 
 class StepTimer(L.Callback):

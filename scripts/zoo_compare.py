@@ -13,7 +13,7 @@ arguments are passed to every run as Hydra overrides.
 
 Scoring is independent of the training process and is ``srlab.evaluate``'s: the best checkpoint is
 rebuilt from the file alone (:func:`srlab.checkpoints.load_model`) and scored on Set5 x3 with the
-paper protocol (:mod:`srlab.evaluation`: HR mod-cropped, MATLAB bicubic x1/3 to uint8 LR, Y channel,
+paper protocol (:mod:`srlab.protocol.scoring`: HR mod-cropped, MATLAB bicubic x1/3 to uint8 LR, Y channel,
 3-px border shaved), next to the papers' bicubic row. The table, with
 wall times (whole training process: start-up, training, validation), goes to stdout and to
 ``<out>/results.md`` and ``<out>/results.json``.
@@ -68,7 +68,7 @@ def evaluate_checkpoint(ckpt: Path, data_root: Path, scale: int, device: str) ->
     """Set5 PSNR of ``ckpt`` and of bicubic at ``scale``: what ``python -m srlab.evaluate
     ckpt=<ckpt> data.sets=[Set5] paths.data_dir=<data_root>`` computes, in this process."""
     from srlab.checkpoints import load_model
-    from srlab.evaluation import evaluate
+    from srlab.protocol.scoring import evaluate
     from srlab.models.bicubic import Bicubic
 
     model = load_model(ckpt, scale=scale, device=device)

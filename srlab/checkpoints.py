@@ -9,7 +9,7 @@
 * ``bicubic``: the protocol's MATLAB-style bicubic (no weights), the baseline of every table.
 
 Checkpoints are always read with ``torch.load(weights_only=True)`` (no code runs on load) and the
-network is rebuilt from the ``net_config`` stored in it (:func:`srlab.lit_module.net_from_checkpoint`),
+network is rebuilt from the ``net_config`` stored in it (:func:`srlab.training.lit_module.net_from_checkpoint`),
 so nothing of the training set-up needs to be around. A checkpoint that does not match what the
 caller asked for (another scale, another architecture) raises a :class:`~srlab.errors.SrlabError`
 that says so, before any weights are copied.
@@ -258,7 +258,7 @@ def load_model(
     Raises:
         CheckpointError: see :func:`resolve_checkpoint` and :func:`check_compatible`.
     """
-    from srlab.lit_module import net_from_checkpoint
+    from srlab.training.lit_module import net_from_checkpoint
     from srlab.models.bicubic import Bicubic
 
     name, path, entry = resolve_checkpoint(spec)

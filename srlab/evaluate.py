@@ -4,7 +4,7 @@
     python -m srlab.evaluate ckpt=experiments/<run> data.sets=[Set5,Set14,BSD100,Urban100]
 
 Hydra composes ``conf/evaluate.yaml``. The model (``model.net`` of a model config) and the
-degradation are instantiated once per scale; the scoring lives in :mod:`srlab.evaluation`.
+degradation are instantiated once per scale; the scoring lives in :mod:`srlab.protocol.scoring`.
 
 With ``ckpt=`` (a ``.ckpt`` file, a run directory, a bundled name; see :mod:`srlab.checkpoints`)
 the trained network is scored at the checkpoint's scale with the bicubic row beside it, and the
@@ -23,7 +23,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from srlab.config import CONFIG_DIR
+from srlab.cli.config import CONFIG_DIR
 from srlab.errors import ConfigError, user_errors
 
 log = logging.getLogger("srlab.evaluate")
@@ -31,8 +31,8 @@ log = logging.getLogger("srlab.evaluate")
 
 def evaluate(cfg: DictConfig) -> list[dict]:
     """Run the configured evaluation; print (and save) the table; one dict per (set, scale)."""
-    from srlab.evaluation import evaluate as run_evaluation
-    from srlab.evaluation import format_markdown, instantiate_for_scale
+    from srlab.protocol.scoring import evaluate as run_evaluation
+    from srlab.protocol.scoring import format_markdown, instantiate_for_scale
 
     scales = [int(s) for s in cfg.data.scales]
     sets = list(cfg.data.sets)
@@ -101,8 +101,8 @@ def _result_dir(cfg: DictConfig, model) -> Path:
 def evaluate_checkpoint(cfg: DictConfig, sets: list[str], scales: list[int]) -> list[dict]:
     """``ckpt=`` mode of :func:`evaluate`: the checkpoint's network and bicubic, side by side."""
     from srlab.checkpoints import load_model
-    from srlab.evaluation import evaluate as run_evaluation
-    from srlab.evaluation import format_markdown, instantiate_for_scale
+    from srlab.protocol.scoring import evaluate as run_evaluation
+    from srlab.protocol.scoring import format_markdown, instantiate_for_scale
     from srlab.models.bicubic import Bicubic
 
     net_config = None

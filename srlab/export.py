@@ -3,7 +3,7 @@
 
 The exported graph is the network itself, ``lr (N, C, H, W) -> sr (N, C, s*H, s*W)`` float32 in
 the model's colour space (C = 1: BT.601 Y in [16/255, 235/255] for Y models, see
-:mod:`srlab.colour`; C = 3: RGB in [0, 1]). Batch, height and width are dynamic.
+:mod:`srlab.protocol.colour`; C = 3: RGB in [0, 1]). Batch, height and width are dynamic.
 
 Pre-upsampling models (SRCNN) call :func:`srlab.degradations.resize.imresize`, whose index tables
 are computed in Python from the input size; while tracing, ``imresize`` switches to the equivalent
@@ -26,7 +26,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from srlab.config import CONFIG_DIR
+from srlab.cli.config import CONFIG_DIR
 from srlab.errors import ConfigError, SrlabError, user_errors
 
 log = logging.getLogger("srlab.export")
@@ -42,7 +42,7 @@ def _metadata(model) -> dict[str, str]:
     return {
         "srlab.scale": str(model.scale),
         "srlab.in_channels": str(model.in_channels),
-        "srlab.colour": "Y (BT.601, [16/255, 235/255])" if model.in_channels == 1 else "RGB [0, 1]",
+        "srlab.protocol.colour": "Y (BT.601, [16/255, 235/255])" if model.in_channels == 1 else "RGB [0, 1]",
         "srlab.source": str(model.name),
         "srlab.architecture": type(model.net).__name__,
         "srlab.net_config": json.dumps(model.meta.get("net_config") or {}),

@@ -7,7 +7,7 @@ depth. Colour rules (the SR literature's): a Y-channel model (``in_channels == 1
 BT.601 Y channel and takes Cb/Cr from the protocol's bicubic; an RGB model takes RGB; grey images go
 straight through a Y model (and through an RGB model as three equal channels, averaged back);
 alpha is upscaled separately with bicubic. Large images are processed in overlapping tiles
-(:mod:`srlab.tiling`), so memory is bounded by the tile size.
+(:mod:`srlab.inference.tiling`), so memory is bounded by the tile size.
 
 Safety: the output folder is created if missing and must not be the input folder; no output may
 be an input (not even through a link); each file is written atomically (temporary file in the
@@ -35,7 +35,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from srlab.config import CONFIG_DIR
+from srlab.cli.config import CONFIG_DIR
 from srlab.errors import ConfigError, SrlabError, user_errors
 
 log = logging.getLogger("srlab.infer")
@@ -96,7 +96,7 @@ class InferStats:
 
 
 class Upscaler:
-    """Upscale decoded images (:class:`srlab.imagefile.ImageData`) with a loaded model.
+    """Upscale decoded images (:class:`srlab.data.imagefile.ImageData`) with a loaded model.
 
     Args:
         model: a :class:`srlab.checkpoints.LoadedModel` (network already on ``device``).
@@ -135,7 +135,7 @@ class Upscaler:
         """Tile function: ``(1, C, h, w)`` integer colour -> ``(1, C, s*h, s*w)`` integer, on CPU."""
         import torch
 
-        from srlab.colour import rgb_to_ycbcr, ycbcr_to_rgb
+        from srlab.protocol.colour import rgb_to_ycbcr, ycbcr_to_rgb
         from srlab.degradations.resize import imresize
 
         model_channels = self.model.in_channels
@@ -180,7 +180,7 @@ class Upscaler:
         import numpy as np
         import torch
 
-        from srlab.tiling import tiled_forward
+        from srlab.inference.tiling import tiled_forward
 
         s, c = self.scale, image.channels
         total = c + (image.alpha is not None)
@@ -217,7 +217,7 @@ def list_inputs(input_path: str | Path) -> list[Path]:
 
     In a folder, hidden files and files without an image extension are ignored (and logged).
     """
-    from srlab.imagefile import INPUT_EXTENSIONS, is_input_image
+    from srlab.data.imagefile import INPUT_EXTENSIONS, is_input_image
 
     path = Path(input_path).expanduser()
     if path.is_file():
@@ -305,7 +305,7 @@ def remove_stale_temporaries(
     output_dir: Path, outputs: list[Path], min_age_s: float = 60.0
 ) -> list[Path]:
     """Delete the temporary files (``.<name>.png.<random>.tmp``, see
-    :func:`srlab.imagefile.write_png`) that a killed run left for these outputs; returns them.
+    :func:`srlab.data.imagefile.write_png`) that a killed run left for these outputs; returns them.
 
     Only files untouched for ``min_age_s`` go: another run writing into the same folder right now
     keeps its own.
@@ -341,7 +341,7 @@ def infer(cfg: DictConfig) -> InferStats:
 
     from srlab.checkpoints import load_model
     from srlab.errors import ImageReadError
-    from srlab.imagefile import read_image_file, write_png
+    from srlab.data.imagefile import read_image_file, write_png
 
     for key in ("input", "output", "ckpt"):
         if cfg.get(key) in (None, "", "???"):

@@ -10,7 +10,7 @@ Collects every run of a Hydra multirun (grid or Optuna) — each directory under
 * ``val_psnr.png``: validation PSNR against training step, one line per run.
 
 Per-run metrics come from ``metrics.jsonl``/``summary.json`` (written by
-:class:`srlab.callbacks.metrics_log.MetricsLog`, any logger) or, failing that, from a CSV logger's
+:class:`srlab.training.callbacks.metrics_log.MetricsLog`, any logger) or, failing that, from a CSV logger's
 ``metrics.csv``. Runs that did not get to validate are listed with empty metrics.
 """
 

@@ -13,9 +13,9 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from srlab.config import CONFIG_DIR
+from srlab.cli.config import CONFIG_DIR
 from srlab.errors import user_errors
-from srlab.validation import check_group_choices, validate_train_config
+from srlab.cli.checks import check_group_choices, validate_train_config
 
 log = logging.getLogger("srlab.train")
 
@@ -31,7 +31,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from hydra.utils import instantiate
     from lightning.pytorch.utilities import rank_zero_only
 
-    from srlab.callbacks.checkpoint import AtomicCheckpointIO
+    from srlab.training.callbacks.checkpoint import AtomicCheckpointIO
     from srlab.utils.distributed import check_launch
     from srlab.utils.instantiate import instantiate_callbacks, instantiate_loggers
 
@@ -96,7 +96,7 @@ def _resume_checkpoint(cfg: DictConfig, run_dir: str) -> str | None:
     import torch
     from omegaconf import open_dict
 
-    from srlab.resume import LAST_CKPT, latest_resumable_run, read_wandb_id
+    from srlab.training.resume import LAST_CKPT, latest_resumable_run, read_wandb_id
 
     ckpt_path, resumed_run = cfg.get("ckpt_path"), None
     if ckpt_path is None and cfg.get("resume") == "auto":
@@ -156,7 +156,7 @@ def _init_weights(model, spec: str, net_config: dict) -> None:
 
 def _record_wandb_id(loggers: list, run_dir: str) -> None:
     """Save the W&B run id in the run directory, so that ``resume=auto`` logs into the same run."""
-    from srlab.resume import write_wandb_id
+    from srlab.training.resume import write_wandb_id
 
     for lg in loggers:
         if type(lg).__name__ == "WandbLogger":

@@ -110,7 +110,7 @@ def compose_train(overrides: list[str] | None = None, output_dir: Path | None = 
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
-    from srlab.config import CONFIG_DIR
+    from srlab.cli.config import CONFIG_DIR
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from srlab.callbacks.checkpoint import WRITE_DELAY_ENV, atomic_torch_save, temp_files_for
+from srlab.training.callbacks.checkpoint import WRITE_DELAY_ENV, atomic_torch_save, temp_files_for
 from tests.conftest import REPO_ROOT, fast_overrides
 
 
@@ -92,7 +92,7 @@ def test_stale_temp_files_from_a_killed_writer_are_cleaned_on_the_next_save(tmp_
 
 
 def test_train_uses_the_atomic_checkpoint_io(tmp_path, image_dirs, monkeypatch):
-    from srlab.callbacks.checkpoint import AtomicCheckpointIO
+    from srlab.training.callbacks.checkpoint import AtomicCheckpointIO
     from srlab.train import train
     from tests.conftest import compose_train
 

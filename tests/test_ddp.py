@@ -127,7 +127,7 @@ def test_ddp_two_cpu_processes_validate_like_one(tmp_path):
     # The check has teeth: with image 0 scored twice (padding) the mean would differ.
     from hydra.utils import instantiate
 
-    from srlab.callbacks.wandb_panels import score_validation_images
+    from srlab.training.callbacks.wandb_panels import score_validation_images
 
     datamodule = instantiate(cfg.data, degradation=instantiate(cfg.degradation))
     datamodule.setup("validate")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from srlab.data.sources import BenchmarkSet
-from srlab.evaluation import EvalResult, evaluate, evaluate_source, format_markdown
+from srlab.protocol.scoring import EvalResult, evaluate, evaluate_source, format_markdown
 from srlab.models.bicubic import Bicubic
 from tests.conftest import run_module, write_images
 
@@ -59,7 +59,7 @@ def _tiny_benchmark(root, name="Set5", count=2):
 def test_evaluate_source_follows_the_protocol(tmp_path):
     from srlab.data.datasets import modcrop
     from srlab.degradations import imresize
-    from srlab.metrics import psnr_per_image, rgb_to_y, ssim_per_image
+    from srlab.protocol.metrics import psnr_per_image, rgb_to_y, ssim_per_image
 
     source = BenchmarkSet(_tiny_benchmark(tmp_path), "set5")  # alias lookup
     for in_channels in (1, 3):
@@ -154,7 +154,7 @@ def _compose_evaluate(overrides):
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
-    from srlab.config import CONFIG_DIR
+    from srlab.cli.config import CONFIG_DIR
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

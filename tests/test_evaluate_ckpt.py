@@ -18,7 +18,7 @@ def compose_evaluate(overrides, output_dir):
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
-    from srlab.config import CONFIG_DIR
+    from srlab.cli.config import CONFIG_DIR
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
@@ -45,7 +45,7 @@ def _psnr_by_hand(net, folder, scale, in_channels):
     from PIL import Image
 
     from srlab.degradations.resize import imresize
-    from srlab.metrics import rgb_to_y
+    from srlab.protocol.metrics import rgb_to_y
 
     values = []
     for path in sorted(folder.glob("*.png")):

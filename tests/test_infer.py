@@ -39,8 +39,8 @@ def _digest(folder):
 
 # ---------------------------------------------------------------------------- colour, files
 def test_ycbcr_round_trip_and_y_matches_the_metrics():
-    from srlab.colour import rgb_to_ycbcr, ycbcr_to_rgb
-    from srlab.metrics import rgb_to_y
+    from srlab.protocol.colour import rgb_to_ycbcr, ycbcr_to_rgb
+    from srlab.protocol.metrics import rgb_to_y
 
     rgb = torch.rand(2, 3, 6, 7, dtype=torch.float64)
     ycc = rgb_to_ycbcr(rgb)
@@ -53,7 +53,7 @@ def test_ycbcr_round_trip_and_y_matches_the_metrics():
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_png_round_trip_keeps_alpha_and_16_bits(tmp_path, channels, dtype):
-    from srlab.imagefile import read_image_file, write_png
+    from srlab.data.imagefile import read_image_file, write_png
 
     arr = (
         np.random.default_rng(channels)
@@ -74,7 +74,7 @@ def test_reader_handles_palette_exif_tiff16_and_names_bad_files(tmp_path):
     import tifffile
 
     from srlab.errors import ImageReadError
-    from srlab.imagefile import read_image_file
+    from srlab.data.imagefile import read_image_file
 
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (4, 6, 3)).astype(np.uint8)
@@ -98,7 +98,7 @@ def test_reader_handles_palette_exif_tiff16_and_names_bad_files(tmp_path):
 
 # ---------------------------------------------------------------------------- tiling
 def test_tile_spans_cover_the_image_once():
-    from srlab.tiling import tile_spans
+    from srlab.inference.tiling import tile_spans
 
     for length, tile, overlap in ((100, 32, 8), (64, 64, 8), (65, 16, 0), (7, 3, 5)):
         spans = tile_spans(length, tile, overlap)
@@ -111,7 +111,7 @@ def test_tile_spans_cover_the_image_once():
 
 def test_tiled_equals_untiled_for_a_y_model_on_rgb(tmp_path):
     from srlab.checkpoints import load_model
-    from srlab.imagefile import ImageData
+    from srlab.data.imagefile import ImageData
     from srlab.infer import Upscaler
 
     model = load_model("srcnn_915_x3_sample")
@@ -125,7 +125,7 @@ def test_tiled_equals_untiled_for_a_y_model_on_rgb(tmp_path):
 
 def test_tiled_forward_is_exact_for_a_float_network():
     from srlab.models.srcnn import SRCNN
-    from srlab.tiling import tiled_forward
+    from srlab.inference.tiling import tiled_forward
 
     torch.manual_seed(0)
     net = SRCNN(scale=2, in_channels=3, f2=1).eval()
@@ -139,7 +139,7 @@ def test_tiled_forward_is_exact_for_a_float_network():
 # ---------------------------------------------------------------------------- end to end
 def _write_inputs(folder):
     """RGB, grey, RGBA, grey+alpha, 16-bit RGB, 16-bit grey PNGs; a JPEG; a BMP; returns sizes."""
-    from srlab.imagefile import write_png
+    from srlab.data.imagefile import write_png
 
     rng = np.random.default_rng(0)
     folder.mkdir()
@@ -171,7 +171,7 @@ def _write_inputs(folder):
 
 
 def test_infer_folder_of_every_kind_gives_sized_pngs_and_leaves_inputs_alone(tmp_path):
-    from srlab.imagefile import read_image_file
+    from srlab.data.imagefile import read_image_file
     from srlab.infer import infer
 
     inputs = tmp_path / "in"
@@ -193,9 +193,9 @@ def test_infer_colour_rules_y_model_keeps_bicubic_chroma(tmp_path):
     """Y model: the output's Cb/Cr are the bicubic Cb/Cr; with a bicubic 'Y model' the result is
     plain RGB bicubic (everything is linear), within rounding."""
     from srlab.checkpoints import LoadedModel, load_model
-    from srlab.colour import rgb_to_ycbcr
+    from srlab.protocol.colour import rgb_to_ycbcr
     from srlab.degradations.resize import imresize
-    from srlab.imagefile import ImageData
+    from srlab.data.imagefile import ImageData
     from srlab.infer import Upscaler
     from srlab.models.bicubic import Bicubic
 
@@ -222,7 +222,7 @@ def test_infer_colour_rules_y_model_keeps_bicubic_chroma(tmp_path):
 def test_infer_bicubic_file_matches_imresize_and_refuses_the_input_folder(tmp_path):
     from srlab.degradations.resize import imresize
     from srlab.errors import SrlabError
-    from srlab.imagefile import write_png
+    from srlab.data.imagefile import write_png
     from srlab.infer import infer
 
     folder = tmp_path / "photos"
@@ -241,7 +241,7 @@ def test_infer_bicubic_file_matches_imresize_and_refuses_the_input_folder(tmp_pa
 
 def test_infer_cli_runs_and_errors_are_short(tmp_path, capsys):
     from srlab.errors import user_errors
-    from srlab.imagefile import write_png
+    from srlab.data.imagefile import write_png
     from srlab.infer import infer
 
     write_png(tmp_path / "a.png", smooth_image(np.random.default_rng(0), 12, 12, 3))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from srlab.metrics import PSNR, SSIM, luma, psnr_per_image, rgb_to_y, shave, ssim_per_image
+from srlab.protocol.metrics import PSNR, SSIM, luma, psnr_per_image, rgb_to_y, shave, ssim_per_image
 
 
 def _pair(seed: int, shape=(2, 3, 40, 36), noise: float = 0.05):
@@ -72,7 +72,7 @@ def test_psnr_and_ssim_match_scikit_image_on_y():
 
 
 def test_ssim_long_sides_use_the_convolution_path(monkeypatch):
-    import srlab.metrics as metrics
+    import srlab.protocol.metrics as metrics
 
     sr, hr = _pair(1, shape=(1, 3, 30, 44))
     banded = ssim_per_image(sr, hr, 2)

@@ -125,7 +125,7 @@ def test_vdsr_adds_its_residual_to_the_bicubic_image():
 
 
 def test_edsr_mean_shift_upsampler_and_colour_mode():
-    from srlab.metrics import rgb_to_y
+    from srlab.protocol.metrics import rgb_to_y
     from srlab.models.edsr import DIV2K_RGB_MEAN, EDSR
 
     net = EDSR(scale=4, num_blocks=2, features=8)
@@ -204,7 +204,7 @@ def test_edsr_config_uses_the_paper_optimisation():
 
 # ---------------------------------------------------------------------------- MACs and the table
 def test_hook_counted_macs_equal_the_hand_formula():
-    from srlab.models.summary import count_macs
+    from srlab.summary import count_macs
 
     h, w = 6, 7
     fsrcnn, _ = build_net("fsrcnn", 3)
@@ -218,7 +218,7 @@ def test_hook_counted_macs_equal_the_hand_formula():
 
 
 def test_summary_prints_a_row_per_model_config(capsys):
-    from srlab.models.summary import main, model_names
+    from srlab.summary import main, model_names
 
     assert model_names() == MODEL_CONFIGS
     assert (
@@ -253,7 +253,7 @@ def test_summary_prints_a_row_per_model_config(capsys):
 
 def test_summary_runs_as_a_module_over_every_config():
     proc = run_module(
-        "srlab.models.summary", ["--no-timing", "--lr-size", "6"], cwd=REPO_ROOT, timeout=120
+        "srlab.summary", ["--no-timing", "--lr-size", "6"], cwd=REPO_ROOT, timeout=120
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     names = [

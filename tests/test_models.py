@@ -15,7 +15,7 @@ def build_net(name: str, scale: int):
     from hydra.core.global_hydra import GlobalHydra
     from hydra.utils import instantiate
 
-    from srlab.config import CONFIG_DIR
+    from srlab.cli.config import CONFIG_DIR
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

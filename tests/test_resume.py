@@ -128,7 +128,7 @@ def test_sigkill_then_resume_auto_continues_and_matches_an_uninterrupted_run(tmp
 
 
 def test_resume_auto_picks_the_run_with_the_newest_last_ckpt(tmp_path):
-    from srlab.resume import latest_resumable_run, run_dir
+    from srlab.training.resume import latest_resumable_run, run_dir
 
     exp = tmp_path / "exp" / "srcnn_folder_x3"
     assert latest_resumable_run(tmp_path / "exp", "srcnn_folder_x3") is None
@@ -149,7 +149,7 @@ def test_resume_auto_picks_the_run_with_the_newest_last_ckpt(tmp_path):
 
 
 def test_resume_auto_sets_up_loggers_to_continue(tmp_path, image_dirs):
-    from srlab.resume import write_wandb_id
+    from srlab.training.resume import write_wandb_id
     from srlab.train import _resume_checkpoint
 
     experiments = tmp_path / "experiments"
@@ -177,7 +177,7 @@ def test_resume_auto_sets_up_loggers_to_continue(tmp_path, image_dirs):
 
 @pytest.mark.slow  # two offline W&B runs (~15 s); test_resume_auto_sets_up_loggers_to_continue is the fast check
 def test_resume_auto_continues_the_same_wandb_run(tmp_path, image_dirs, monkeypatch):
-    from srlab.resume import WANDB_ID_FILE
+    from srlab.training.resume import WANDB_ID_FILE
     from srlab.train import train
 
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -223,7 +223,7 @@ def test_training_state_roundtrips_rng_and_the_datamodule_generator():
 
     import numpy as np
 
-    from srlab.callbacks.checkpoint import TrainingStateCheckpoint
+    from srlab.training.callbacks.checkpoint import TrainingStateCheckpoint
 
     datamodule = SimpleNamespace(_train_generator=torch.Generator().manual_seed(5))
     torch.rand(3, generator=datamodule._train_generator)

@@ -11,7 +11,7 @@ from tests.conftest import compose_train, fast_overrides, run_module
 
 
 def test_train_writes_best_and_last_checkpoints_that_reload(tmp_path, image_dirs):
-    from srlab.lit_module import SRModule, load_net
+    from srlab.training.lit_module import SRModule, load_net
     from srlab.train import train
 
     out = tmp_path / "run"
@@ -97,8 +97,8 @@ def test_validation_scores_in_float32_under_mixed_precision(tmp_path, image_dirs
     from hydra.utils import instantiate
 
     from srlab.degradations.resize import imresize
-    from srlab.lit_module import SRModule
-    from srlab.metrics import rgb_to_y
+    from srlab.training.lit_module import SRModule
+    from srlab.protocol.metrics import rgb_to_y
 
     cfg = compose_train(fast_overrides(*image_dirs), output_dir=tmp_path / "run")
     module: SRModule = instantiate(cfg.model)

@@ -12,8 +12,8 @@ from tests.wandb_records import run_info
 
 
 def test_y_to_rgb_inverts_bt601_luma():
-    from srlab.callbacks.wandb_panels import y_to_rgb
-    from srlab.metrics import rgb_to_y
+    from srlab.training.callbacks.wandb_panels import y_to_rgb
+    from srlab.protocol.metrics import rgb_to_y
 
     rgb = torch.rand(2, 3, 8, 9, dtype=torch.float64) * 0.8 + 0.1
     torch.testing.assert_close(y_to_rgb(rgb_to_y(rgb), rgb), rgb)
@@ -25,7 +25,7 @@ def test_y_to_rgb_inverts_bt601_luma():
 def test_panel_shows_bicubic_sr_hr_crops_of_the_fixed_image(tmp_path, image_dirs):
     from hydra.utils import instantiate
 
-    from srlab.callbacks.wandb_panels import WandbPanels
+    from srlab.training.callbacks.wandb_panels import WandbPanels
 
     cfg = compose_train(
         fast_overrides(*image_dirs) + ["model.net.in_channels=3"], output_dir=tmp_path

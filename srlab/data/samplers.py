@@ -6,7 +6,7 @@ would be scored twice and the synchronised mean PSNR would be wrong. Evaluation 
 get :class:`UnpaddedDistributedSampler` (a ``DistributedSampler`` subclass, so Lightning keeps it):
 rank ``r`` of ``n`` takes images ``r, r + n, r + 2n, …`` and shards may differ in length by one.
 Safe for evaluation only (no gradient all-reduce depends on equal step counts); the metrics
-(:mod:`srlab.metrics`) sum per-image values and counts across processes.
+(:mod:`srlab.protocol.metrics`) sum per-image values and counts across processes.
 """
 
 from __future__ import annotations

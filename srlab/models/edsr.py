@@ -27,7 +27,7 @@ import math
 import torch
 from torch import nn
 
-from srlab.metrics import rgb_to_y
+from srlab.protocol.metrics import rgb_to_y
 
 # DIV2K's RGB mean in [0, 1], as in the official EDSR code (rgb_mean = (0.4488, 0.4371, 0.4040)).
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)

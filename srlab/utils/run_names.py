@@ -1,6 +1,6 @@
 """W&B run naming: one ``group`` per sweep, a run name that says what the run is.
 
-Registered as OmegaConf resolvers in :mod:`srlab.config` and used by ``conf/logger/wandb.yaml``:
+Registered as OmegaConf resolvers in :mod:`srlab.cli.config` and used by ``conf/logger/wandb.yaml``:
 
 * ``${srlab.run_group:${experiment_name}}`` -> in a ``-m`` sweep (grid or Optuna), the sweep
   directory's name prefixed by its parent (``multirun-2026-01-31_12-00-00``), shared by every job of

@@ -14,7 +14,7 @@ a user's image must give back what came in, so here:
   else); warnings of a file that still decodes (e.g. corrupt EXIF) are logged with its name.
 
 Pixels stay in their integer dtype (``uint8``/``uint16``) so that a large image costs 1-2 bytes per
-sample in memory; the tiles of :mod:`srlab.tiling` are converted to float one at a time.
+sample in memory; the tiles of :mod:`srlab.inference.tiling` are converted to float one at a time.
 """
 
 from __future__ import annotations

@@ -25,12 +25,12 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from srlab.degradations.resize import imresize
-from srlab.lit_module import to_model_space
-from srlab.metrics import psnr_per_image, ssim_per_image
+from srlab.training.lit_module import to_model_space
+from srlab.protocol.metrics import psnr_per_image, ssim_per_image
 
 log = logging.getLogger(__name__)
 
-# ITU-R BT.601 RGB [0,1] -> YCbCr [16,235]/[16,240] (as srlab.metrics.rgb_to_y and MATLAB rgb2ycbcr).
+# ITU-R BT.601 RGB [0,1] -> YCbCr [16,235]/[16,240] (as srlab.protocol.metrics.rgb_to_y and MATLAB rgb2ycbcr).
 _RGB2YCBCR = torch.tensor(
     [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]],
     dtype=torch.float64,

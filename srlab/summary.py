@@ -1,7 +1,7 @@
 """A table of every model config: parameters, multiply-accumulates, measured CPU speed.
 
-    python -m srlab.models.summary                 # every conf/model/*.yaml at x3, LR 64x64
-    python -m srlab.models.summary --scale 4 --lr-size 96 --threads 4 --models fsrcnn,vdsr
+    python -m srlab.summary                 # every conf/model/*.yaml at x3, LR 64x64
+    python -m srlab.summary --scale 4 --lr-size 96 --threads 4 --models fsrcnn,vdsr
 
 MACs are counted, not computed by hand: forward hooks on every ``Conv2d``, ``ConvTranspose2d`` and
 ``Linear`` add up their multiply-accumulates for one image (biases, activations, pixel shuffle and
@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from srlab.config import CONFIG_DIR
+from srlab.cli.config import CONFIG_DIR
 
 MAC_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 
@@ -163,7 +163,7 @@ def format_table(rows: list[ModelSummary], scale: int, lr_size: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m srlab.models.summary", description=__doc__.split("\n")[0]
+        prog="python -m srlab.summary", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--scale", type=int, default=3, help="SR factor (default 3)")
     parser.add_argument(

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srlab.degradations.resize import imresize
-from srlab.metrics import PSNR, SSIM, rgb_to_y
+from srlab.protocol.metrics import PSNR, SSIM, rgb_to_y
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class SRModule(L.LightningModule):
         channels_last: run convolutions in channels-last memory format (faster on CPU and GPU).
         compile: wrap the network in ``torch.compile``.
         net_config: the network's Hydra config (plain dict); stored in checkpoints so that a
-            checkpoint alone rebuilds the network (:func:`srlab.lit_module.load_net`).
+            checkpoint alone rebuilds the network (:func:`srlab.training.lit_module.load_net`).
     """
 
     def __init__(

@@ -7,9 +7,9 @@ Protocol (what the SR literature's MATLAB code does), per HR image of a set and 
    benchmark LR files are 8-bit); random degradations draw from a generator seeded per image
    (:func:`image_seed`, the DataModule's validation formula: with the same base seed the same LR),
    so every run and every model sees identical LR images;
-3. feed it to the network in its colour mode (:func:`srlab.lit_module.to_model_space`: Y of
+3. feed it to the network in its colour mode (:func:`srlab.training.lit_module.to_model_space`: Y of
    BT.601 for 1-channel networks, RGB for 3-channel ones; grey images as they are);
-4. score with :mod:`srlab.metrics`: output rounded to uint8, Y channel, ``s`` pixels shaved,
+4. score with :mod:`srlab.protocol.metrics`: output rounded to uint8, Y channel, ``s`` pixels shaved,
    PSNR/SSIM per image, mean over the images of the set.
 
 :func:`evaluate` loops over sets and scales and returns one :class:`EvalResult` per (set, scale);
@@ -28,7 +28,7 @@ from torch import nn
 
 from srlab.data.datasets import modcrop
 from srlab.data.sources import BenchmarkSet, ImageSource
-from srlab.metrics import psnr_per_image, ssim_per_image
+from srlab.protocol.metrics import psnr_per_image, ssim_per_image
 
 __all__ = [
     "EvalResult",
@@ -99,7 +99,7 @@ def evaluate_source(
         model_name, dataset: labels of the result.
     """
     from srlab.degradations.base import BicubicDegradation
-    from srlab.lit_module import to_model_space
+    from srlab.training.lit_module import to_model_space
 
     device = resolve_device(device)
     if degradation is None:

@@ -1,4 +1,10 @@
-"""Hydra/OmegaConf glue: config location and custom resolvers (registered on import)."""
+"""Hydra/OmegaConf glue: where the configs are, and srlab's resolvers (registered on import).
+
+The configs live in ``conf/`` at the repository's top level and are shipped inside the wheel as
+``srlab/conf`` (``setup.py`` copies them at build time). :func:`config_dir` finds them through the
+installed package; only a source checkout without an install (``PYTHONPATH=.``, editable installs)
+falls back to the ``conf/`` beside the package.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,24 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-# conf/ lives at the repository top level (editable install), beside the srlab package.
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+import srlab
+
+
+def config_dir() -> str:
+    """Absolute path of srlab's config directory (the one holding ``train.yaml``)."""
+    package = Path(srlab.__file__).resolve().parent
+    for candidate in (package / "conf", package.parent / "conf"):
+        if (candidate / "train.yaml").is_file():
+            return str(candidate)
+    from srlab.errors import SrlabError
+
+    raise SrlabError(
+        f"srlab's configs are missing: neither {package / 'conf'} (an installed wheel) nor "
+        f"{package.parent / 'conf'} (a source checkout) holds train.yaml; reinstall srlab"
+    )
+
+
+CONFIG_DIR = config_dir()
 
 
 def _wandb_offline() -> bool:
@@ -46,11 +68,11 @@ warnings.filterwarnings(
 
 
 def _run_dir(experiment_dir: str, timestamp: str, resume=None) -> str:
-    from srlab.resume import run_dir
+    from srlab.training.resume import run_dir
 
     return run_dir(experiment_dir, timestamp, resume)
 
 
 if not OmegaConf.has_resolver("srlab.run_dir"):
-    # hydra.run.dir: with resume=auto, the latest run of the experiment (see srlab/resume.py).
+    # hydra.run.dir: with resume=auto, the latest run of the experiment (see srlab/training/resume.py).
     OmegaConf.register_new_resolver("srlab.run_dir", _run_dir, use_cache=True)

@@ -1,4 +1,4 @@
-"""BT.601 YCbCr <-> RGB, consistent with the metrics' :func:`srlab.metrics.rgb_to_y`.
+"""BT.601 YCbCr <-> RGB, consistent with the metrics' :func:`srlab.protocol.metrics.rgb_to_y`.
 
 The SR literature's convention (MATLAB ``rgb2ycbcr``/``ycbcr2rgb``): RGB in [0, 1],
 ``Y = 16 + 65.481 R + 128.553 G + 24.966 B``,
@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import torch
 
-from srlab.metrics import rgb_to_y
+from srlab.protocol.metrics import rgb_to_y
 
 __all__ = ["rgb_to_ycbcr", "ycbcr_to_rgb"]
 
@@ -25,7 +25,7 @@ _OFFSET = (16.0, 128.0, 128.0)
 
 @lru_cache(maxsize=1)
 def _inverse() -> torch.Tensor:
-    from srlab.metrics import _BT601_Y
+    from srlab.protocol.metrics import _BT601_Y
 
     forward = torch.tensor([_BT601_Y, _CB, _CR], dtype=torch.float64) / 255.0  # (3, 3) on [0,1]
     return torch.linalg.inv(forward)

@@ -19,7 +19,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from srlab.config import CONFIG_DIR
+from srlab.cli.config import CONFIG_DIR
 from srlab.errors import ConfigError
 
 # Command-line flags that add config search paths: other group options may exist there.

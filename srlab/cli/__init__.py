@@ -1,0 +1,1 @@
+"""What the commands share: the config directory and resolvers, start-up checks, help."""

@@ -1,0 +1,1 @@
+"""Using trained models: upscaling images (tiled), and exporting networks."""

@@ -1,0 +1,1 @@
+"""The evaluation protocol of the SR literature: colour conversion, metrics, and scoring."""

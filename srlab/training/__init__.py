@@ -1,0 +1,1 @@
+"""Training: the LightningModule (:mod:`.lit_module`), its callbacks and ``resume=auto``."""

@@ -65,8 +65,8 @@ def srcnn_step(scale: int, device: torch.device, channels_last: bool):
     """One SRCNN 9-5-5 (Y) training step as SRModule.training_step runs it, as a closure."""
     import torch.nn.functional as F
 
-    from srlab.training.lit_module import to_model_space
     from srlab.models.srcnn import SRCNN
+    from srlab.protocol.colour import to_model_space
 
     net = SRCNN(scale=scale, in_channels=1).to(device)
     if channels_last:

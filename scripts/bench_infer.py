@@ -19,8 +19,8 @@ import torch
 
 def main() -> None:
     from srlab.checkpoints import LoadedModel, load_model
-    from srlab.data.imagefile import ImageData
-    from srlab.infer import Upscaler
+    from srlab.data.imageio import ImageData
+    from srlab.inference.upscale import Upscaler
     from srlab.models.srcnn import SRCNN
 
     parser = argparse.ArgumentParser(

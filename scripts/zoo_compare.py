@@ -68,8 +68,8 @@ def evaluate_checkpoint(ckpt: Path, data_root: Path, scale: int, device: str) ->
     """Set5 PSNR of ``ckpt`` and of bicubic at ``scale``: what ``python -m srlab.evaluate
     ckpt=<ckpt> data.sets=[Set5] paths.data_dir=<data_root>`` computes, in this process."""
     from srlab.checkpoints import load_model
-    from srlab.protocol.scoring import evaluate
     from srlab.models.bicubic import Bicubic
+    from srlab.protocol.scoring import evaluate
 
     model = load_model(ckpt, scale=scale, device=device)
     common = dict(sets=["Set5"], scales=[scale], root=str(data_root), device=device, seed=42)

@@ -14,7 +14,6 @@ table is written next to the checkpoint as ``<stem>_eval.md`` and ``<stem>_eval.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -31,8 +30,9 @@ log = logging.getLogger("srlab.evaluate")
 
 def evaluate(cfg: DictConfig) -> list[dict]:
     """Run the configured evaluation; print (and save) the table; one dict per (set, scale)."""
+    from srlab.cli.config import instantiate_for_scale
     from srlab.protocol.scoring import evaluate as run_evaluation
-    from srlab.protocol.scoring import format_markdown, instantiate_for_scale
+    from srlab.protocol.tables import format_markdown
 
     scales = [int(s) for s in cfg.data.scales]
     sets = list(cfg.data.sets)
@@ -101,9 +101,9 @@ def _result_dir(cfg: DictConfig, model) -> Path:
 def evaluate_checkpoint(cfg: DictConfig, sets: list[str], scales: list[int]) -> list[dict]:
     """``ckpt=`` mode of :func:`evaluate`: the checkpoint's network and bicubic, side by side."""
     from srlab.checkpoints import load_model
+    from srlab.cli.config import instantiate_for_scale
     from srlab.protocol.scoring import evaluate as run_evaluation
-    from srlab.protocol.scoring import format_markdown, instantiate_for_scale
-    from srlab.models.bicubic import Bicubic
+    from srlab.protocol.tables import format_markdown
 
     net_config = None
     if _overridden("model") and OmegaConf.select(cfg, "model.net") is not None:
@@ -124,7 +124,10 @@ def evaluate_checkpoint(cfg: DictConfig, sets: list[str], scales: list[int]) -> 
     scale = model.scale
     label = str(cfg.model_name) if _overridden("model_name") else _label(model)
     log.info("evaluating %s at x%d on %s", model.describe(), scale, ", ".join(sets))
-    common = dict(
+    # The bicubic row is the model's own baseline, scored in the same pass: the same LR images
+    # upsampled in the model's colour mode (labelled "bicubic (Y)" or "bicubic (RGB)").
+    results = run_evaluation(
+        net_for_scale=lambda s: model.net,
         sets=sets,
         scales=[scale],
         root=cfg.data.root,
@@ -132,12 +135,10 @@ def evaluate_checkpoint(cfg: DictConfig, sets: list[str], scales: list[int]) -> 
         device=cfg.device,
         seed=int(cfg.seed),
         round_y=bool(cfg.round_y),
+        model_name=label,
         log=log.info,
+        bicubic=True,
     )
-    ours = run_evaluation(net_for_scale=lambda s: model.net, model_name=label, **common)
-    # The papers' bicubic row: RGB bicubic, then Y (a Y-channel bicubic differs by ~0.01 dB).
-    bicubic = run_evaluation(net_for_scale=lambda s: Bicubic(s, 3), model_name="bicubic", **common)
-    results = [r for pair in zip(ours, bicubic, strict=True) for r in pair]
     table = format_markdown(results, layout=cfg.table)
     print(table, flush=True)
     if cfg.save:
@@ -148,45 +149,23 @@ def evaluate_checkpoint(cfg: DictConfig, sets: list[str], scales: list[int]) -> 
     return [r.as_dict(per_image=False) for r in results]
 
 
-SUMMARY_COLUMNS = ["model", "dataset", "scale", "psnr", "ssim", "images", "seconds"]
-PER_IMAGE_COLUMNS = ["model", "dataset", "scale", "image", "psnr", "ssim"]
-
-
-def _rows(results, per_image: bool) -> list[list]:
-    if per_image:
-        return [
-            [r.model, r.dataset, r.scale, row["name"], row["psnr"], row["ssim"]]
-            for r in results
-            for row in r.per_image
-        ]
-    return [[r.model, r.dataset, r.scale, r.psnr, r.ssim, r.images, r.seconds] for r in results]
-
-
 def _write_results(folder: Path, stem: str, table: str, results, per_image: bool) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{stem}_eval.md").write_text(table + "\n")
-    files = [(folder / f"{stem}_eval.csv", SUMMARY_COLUMNS, _rows(results, False))]
-    if per_image:
-        files.append(
-            (folder / f"{stem}_eval_per_image.csv", PER_IMAGE_COLUMNS, _rows(results, True))
-        )
-    for path, columns, rows in files:
-        with open(path, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(columns)
-            writer.writerows(rows)
+    from srlab.protocol.tables import write_results
+
+    write_results(folder, f"{stem}_eval", table, results, per_image)
     log.info("results saved as %s_eval.{md,csv} in %s", stem, folder)
 
 
 def _log_tables(cfg: DictConfig, results, per_image: bool) -> None:
     """W&B tables ``eval/results`` (and ``eval/per_image``) when a logger is configured."""
+    from srlab.protocol.tables import PER_IMAGE_COLUMNS, SUMMARY_COLUMNS, rows
     from srlab.utils.instantiate import instantiate_loggers
 
     loggers = [lg for lg in instantiate_loggers(cfg.get("logger")) if hasattr(lg, "log_table")]
     for lg in loggers:
-        lg.log_table(key="eval/results", columns=SUMMARY_COLUMNS, data=_rows(results, False))
+        lg.log_table(key="eval/results", columns=SUMMARY_COLUMNS, data=rows(results, False))
         if per_image:
-            lg.log_table(key="eval/per_image", columns=PER_IMAGE_COLUMNS, data=_rows(results, True))
+            lg.log_table(key="eval/per_image", columns=PER_IMAGE_COLUMNS, data=rows(results, True))
     if loggers:
         import wandb
 

@@ -23,12 +23,10 @@ done (a bad argument, a missing checkpoint, an unwritable output folder).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,22 +56,6 @@ class InferInputsError(SrlabError):
         self.stats = stats
 
 
-def pick_device(name: str = "auto"):
-    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N`` -> torch.device."""
-    import torch
-
-    name = str(name or "auto").lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            f"device={name} but CUDA is not available here; use device=cpu or device=auto"
-        )
-    if name != "cpu" and not name.startswith("cuda"):
-        raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}")
-    return torch.device(name)
-
-
 @dataclass
 class InferStats:
     """Totals of one run: images, seconds of upscaling (decode/encode excluded), pixels; the
@@ -95,238 +77,6 @@ class InferStats:
         )
 
 
-class Upscaler:
-    """Upscale decoded images (:class:`srlab.data.imagefile.ImageData`) with a loaded model.
-
-    Args:
-        model: a :class:`srlab.checkpoints.LoadedModel` (network already on ``device``).
-        device: where tiles are computed.
-        half: run the network in float16 (CUDA only; colour conversions stay float32).
-        tile: LR tile size in pixels (``0``/``None`` = whole image at once).
-        tile_overlap: LR pixels of context around each tile.
-    """
-
-    def __init__(
-        self, model, device, half: bool = False, tile: int | None = 256, tile_overlap: int = 16
-    ):
-        import torch
-
-        self.model = model
-        self.device = torch.device(device)
-        self.half = bool(half) and self.device.type == "cuda"
-        if half and not self.half:
-            log.warning("half=true needs a CUDA device; running in float32 on %s", self.device)
-        # Channels-last convolutions are 2-5x faster on CPU (oneDNN) and use tensor cores on GPU.
-        self.net = model.net.to(self.device, memory_format=torch.channels_last).eval()
-        if self.half:
-            self.net = self.net.half()
-        self.scale = int(model.scale)
-        self.tile = int(tile) if tile else None
-        self.tile_overlap = int(tile_overlap)
-
-    def _run_net(self, x):
-        import torch
-
-        if self.half:
-            return self.net(x.half()).float()
-        return self.net(x.to(torch.float32))
-
-    def colour_fn(self, channels: int, max_value: int) -> Callable:
-        """Tile function: ``(1, C, h, w)`` integer colour -> ``(1, C, s*h, s*w)`` integer, on CPU."""
-        import torch
-
-        from srlab.protocol.colour import rgb_to_ycbcr, ycbcr_to_rgb
-        from srlab.degradations.resize import imresize
-
-        model_channels = self.model.in_channels
-        out_dtype = torch.uint8 if max_value == 255 else torch.uint16
-
-        def fn(tile: torch.Tensor) -> torch.Tensor:
-            x = tile.to(device=self.device, dtype=torch.float32) / max_value
-            if model_channels == 1 and channels == 3:
-                ycc = rgb_to_ycbcr(x)
-                y = self._run_net(ycc[:, :1])
-                cbcr = imresize(ycc[:, 1:], self.scale)  # chroma from the protocol's bicubic
-                sr = ycbcr_to_rgb(torch.cat([y, cbcr], dim=1))
-            elif model_channels == channels:
-                sr = self._run_net(x)
-            elif model_channels == 3 and channels == 1:
-                sr = self._run_net(x.expand(-1, 3, -1, -1)).mean(dim=1, keepdim=True)
-            else:
-                raise SrlabError(
-                    f"cannot feed a {channels}-channel image to a {model_channels}-channel model"
-                )
-            return torch.floor(sr.clamp(0, 1) * max_value + 0.5).to(torch.int32).to(out_dtype).cpu()
-
-        return fn
-
-    def alpha_fn(self, max_value: int) -> Callable:
-        """Tile function for alpha: the protocol's bicubic, rounded to the input's integer grid."""
-        import torch
-
-        from srlab.degradations.resize import imresize
-
-        out_dtype = torch.uint8 if max_value == 255 else torch.uint16
-
-        def fn(tile: torch.Tensor) -> torch.Tensor:
-            x = tile.to(device=self.device, dtype=torch.float32) / max_value
-            a = imresize(x, self.scale)
-            return torch.floor(a.clamp(0, 1) * max_value + 0.5).to(torch.int32).to(out_dtype).cpu()
-
-        return fn
-
-    def upscale(self, image):
-        """``ImageData`` -> ``(s*H, s*W, C[+1])`` array of the input's dtype (alpha last)."""
-        import numpy as np
-        import torch
-
-        from srlab.inference.tiling import tiled_forward
-
-        s, c = self.scale, image.channels
-        total = c + (image.alpha is not None)
-        out = np.empty((image.height * s, image.width * s, total), dtype=image.pixels.dtype)
-        out_view = torch.from_numpy(out).permute(2, 0, 1)[
-            None
-        ]  # (1, C_total, sH, sW), shares memory
-        colour = torch.from_numpy(image.pixels).permute(2, 0, 1)[None]  # (1, C, H, W) integer view
-        with torch.inference_mode():
-            tiled_forward(
-                self.colour_fn(c, image.max_value),
-                colour,
-                s,
-                self.tile,
-                self.tile_overlap,
-                out=out_view[:, :c],
-            )
-            if image.alpha is not None:
-                alpha = torch.from_numpy(image.alpha)[None, None]
-                tiled_forward(
-                    self.alpha_fn(image.max_value),
-                    alpha,
-                    s,
-                    self.tile,
-                    self.tile_overlap,
-                    out=out_view[:, c:],
-                )
-        return out
-
-
-# ---------------------------------------------------------------------------- files
-def list_inputs(input_path: str | Path) -> list[Path]:
-    """The image files ``input=`` names: one file, or the images directly inside a folder.
-
-    In a folder, hidden files and files without an image extension are ignored (and logged).
-    """
-    from srlab.data.imagefile import INPUT_EXTENSIONS, is_input_image
-
-    path = Path(input_path).expanduser()
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        entries = sorted(p for p in path.iterdir() if p.is_file())
-        files = [p for p in entries if is_input_image(p) and not p.name.startswith(".")]
-        ignored = [p.name for p in entries if p not in files]
-        if ignored:
-            shown = ", ".join(ignored[:5]) + (
-                f" and {len(ignored) - 5} more" if len(ignored) > 5 else ""
-            )
-            log.info(
-                "ignoring %d file(s) in %s that are hidden or not images: %s",
-                len(ignored),
-                path,
-                shown,
-            )
-        if not files:
-            raise SrlabError(f"no images in {path} (looked for {', '.join(INPUT_EXTENSIONS)})")
-        return files
-    raise SrlabError(f"input not found: {path}")
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def output_names(inputs: list[Path]) -> list[str]:
-    """``<stem>.png`` per input; inputs sharing a stem get ``<stem>_<ext>.png``; names that would
-    still clash (also compared case-insensitively, as on macOS/Windows disks) get ``_2``, ``_3``."""
-    stems: dict[str, int] = {}
-    for p in inputs:
-        stems[p.stem] = stems.get(p.stem, 0) + 1
-    taken: set[str] = set()
-    names = []
-    for p in inputs:
-        base = p.stem if stems[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}"
-        name, k = base, 2
-        while name.lower() in taken:
-            name, k = f"{base}_{k}", k + 1
-        taken.add(name.lower())
-        names.append(f"{name}.png")
-    return names
-
-
-def output_paths(inputs: list[Path], output_dir: Path) -> list[Path]:
-    """``OUTPUT/<name>.png`` per input (names from :func:`output_names`).
-
-    Raises:
-        SrlabError: the output folder is an input's folder (also through a link), it is not a
-            folder, or an existing output is an input (a link to it) or a folder.
-    """
-    output_dir = output_dir.expanduser().resolve()
-    input_dirs = {p.resolve().parent for p in inputs}
-    if output_dir in input_dirs or any(_same_file(output_dir, d) for d in input_dirs):
-        raise SrlabError(
-            f"output={output_dir} is the folder the inputs are in; srlab.infer never writes into the "
-            "input folder: pick another output folder"
-        )
-    if output_dir.exists() and not output_dir.is_dir():
-        raise SrlabError(f"output={output_dir} exists and is not a folder")
-    outs = [output_dir / name for name in output_names(inputs)]
-    if output_dir.is_dir():
-        for src, out in zip(inputs, outs, strict=True):
-            if not (out.exists() or out.is_symlink()):
-                continue
-            victim = next((p for p in inputs if _same_file(out, p)), None)
-            if victim is not None:
-                raise SrlabError(
-                    f"refusing to overwrite the input {victim}: the output {out} is the same file "
-                    "(a link to it); remove that link or pick another output folder"
-                )
-            if out.is_dir():
-                raise SrlabError(
-                    f"the output {out} for {src.name} is a folder; remove it or rename it"
-                )
-    return outs
-
-
-def remove_stale_temporaries(
-    output_dir: Path, outputs: list[Path], min_age_s: float = 60.0
-) -> list[Path]:
-    """Delete the temporary files (``.<name>.png.<random>.tmp``, see
-    :func:`srlab.data.imagefile.write_png`) that a killed run left for these outputs; returns them.
-
-    Only files untouched for ``min_age_s`` go: another run writing into the same folder right now
-    keeps its own.
-    """
-    if not output_dir.is_dir():
-        return []
-    names = {o.name for o in outputs}
-    now = time.time()
-    removed = []
-    for entry in output_dir.iterdir():
-        n = entry.name
-        if n.startswith(".") and n.endswith(".tmp") and n[1:-4].rpartition(".")[0] in names:
-            with contextlib.suppress(OSError):
-                if now - entry.stat().st_mtime >= min_age_s:
-                    entry.unlink()
-                    removed.append(entry)
-    if removed:
-        log.info("removed %d temporary file(s) left by an interrupted run", len(removed))
-    return removed
-
-
 def infer(cfg: DictConfig) -> InferStats:
     """Run ``srlab.infer`` with a composed ``conf/infer.yaml``; returns the run's totals.
 
@@ -340,8 +90,12 @@ def infer(cfg: DictConfig) -> InferStats:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from srlab.checkpoints import load_model
+    from srlab.data.imageio import read_image_file
+    from srlab.data.pngwrite import write_png
     from srlab.errors import ImageReadError
-    from srlab.data.imagefile import read_image_file, write_png
+    from srlab.inference.files import list_inputs, output_paths, remove_stale_temporaries
+    from srlab.inference.upscale import Upscaler
+    from srlab.utils.devices import pick_device
 
     for key in ("input", "output", "ckpt"):
         if cfg.get(key) in (None, "", "???"):

@@ -13,9 +13,9 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from srlab.cli.checks import check_group_choices, validate_train_config
 from srlab.cli.config import CONFIG_DIR
 from srlab.errors import user_errors
-from srlab.cli.checks import check_group_choices, validate_train_config
 
 log = logging.getLogger("srlab.train")
 
@@ -156,10 +156,12 @@ def _init_weights(model, spec: str, net_config: dict) -> None:
 
 def _record_wandb_id(loggers: list, run_dir: str) -> None:
     """Save the W&B run id in the run directory, so that ``resume=auto`` logs into the same run."""
+    from lightning.pytorch.loggers import WandbLogger
+
     from srlab.training.resume import write_wandb_id
 
     for lg in loggers:
-        if type(lg).__name__ == "WandbLogger":
+        if isinstance(lg, WandbLogger):
             write_wandb_id(run_dir, lg.experiment.id)
 
 

@@ -92,8 +92,8 @@ def test_stale_temp_files_from_a_killed_writer_are_cleaned_on_the_next_save(tmp_
 
 
 def test_train_uses_the_atomic_checkpoint_io(tmp_path, image_dirs, monkeypatch):
-    from srlab.training.callbacks.checkpoint import AtomicCheckpointIO
     from srlab.train import train
+    from srlab.training.callbacks.checkpoint import AtomicCheckpointIO
     from tests.conftest import compose_train
 
     seen = []

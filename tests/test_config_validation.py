@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from srlab.errors import ConfigError
 from srlab.cli.checks import check_group_choices, group_options, validate_train_config
+from srlab.errors import ConfigError
 from tests.conftest import compose_train, fast_overrides, run_module
 
 

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from srlab.data.sources import BenchmarkSet
-from srlab.protocol.scoring import EvalResult, evaluate, evaluate_source, format_markdown
 from srlab.models.bicubic import Bicubic
+from srlab.protocol.scoring import EvalResult, evaluate, evaluate_source
+from srlab.protocol.tables import format_markdown
 from tests.conftest import run_module, write_images
 
 # Bicubic baselines as published (e.g. VDSR, Kim et al. CVPR 2016, Table 2; LapSRN; EDSR...).
@@ -59,7 +60,8 @@ def _tiny_benchmark(root, name="Set5", count=2):
 def test_evaluate_source_follows_the_protocol(tmp_path):
     from srlab.data.datasets import modcrop
     from srlab.degradations import imresize
-    from srlab.protocol.metrics import psnr_per_image, rgb_to_y, ssim_per_image
+    from srlab.protocol.colour import rgb_to_y
+    from srlab.protocol.metrics import psnr_per_image, ssim_per_image
 
     source = BenchmarkSet(_tiny_benchmark(tmp_path), "set5")  # alias lookup
     for in_channels in (1, 3):
@@ -95,7 +97,7 @@ def test_random_degradation_evaluation_is_reproducible(tmp_path):
 
 def test_wrong_scale_model_gives_a_clear_error(tmp_path):
     source = BenchmarkSet(_tiny_benchmark(tmp_path), "Set5")
-    with pytest.raises(ValueError, match="is the model's scale 3"):
+    with pytest.raises(ValueError, match="is a x2 model, asked to score at x3"):
         evaluate_source(Bicubic(2, 3), source, 3, model_name="bicubic")
 
 

@@ -45,7 +45,7 @@ def _psnr_by_hand(net, folder, scale, in_channels):
     from PIL import Image
 
     from srlab.degradations.resize import imresize
-    from srlab.protocol.metrics import rgb_to_y
+    from srlab.protocol.colour import rgb_to_y
 
     values = []
     for path in sorted(folder.glob("*.png")):
@@ -89,12 +89,14 @@ def test_evaluate_checkpoint_matches_hand_computed_psnr_and_writes_tables(tmp_pa
     rows = evaluate(cfg)
     assert [(r["model"], r["dataset"], r["scale"]) for r in rows] == [
         ("SRCNN (2026-01-01_00-00-00/best)", "Set5", 2),
-        ("bicubic", "Set5", 2),
+        ("bicubic (Y)", "Set5", 2),
         ("SRCNN (2026-01-01_00-00-00/best)", "Set14", 2),
-        ("bicubic", "Set14", 2),
+        ("bicubic (Y)", "Set14", 2),
     ]
     for r in rows:
-        model, channels = (net, 1) if r["model"] != "bicubic" else (Bicubic(2, 3), 3)
+        # The bicubic row is the model's own baseline: bicubic of the same LR, on Y like the model.
+        model = net if r["model"] != "bicubic (Y)" else Bicubic(2, 1)
+        channels = 1
         want = _psnr_by_hand(model, tiny_sets / r["dataset"], 2, channels)
         assert r["psnr"] == pytest.approx(want, abs=1e-6)
 
@@ -131,7 +133,7 @@ def test_evaluate_bundled_rgb_model_and_wandb_table_offline(tmp_path, tiny_sets,
         out,
     )
     rows = evaluate(cfg)
-    assert [r["model"] for r in rows] == ["rgb_net", "bicubic"]
+    assert [r["model"] for r in rows] == ["rgb_net", "bicubic (RGB)"]
     assert rows[0]["psnr"] == pytest.approx(_psnr_by_hand(net, tiny_sets / "Set5", 3, 3), abs=1e-6)
     assert rows[1]["psnr"] == pytest.approx(
         _psnr_by_hand(Bicubic(3, 3), tiny_sets / "Set5", 3, 3), abs=1e-6

@@ -43,7 +43,8 @@ def test_onnx_export_matches_pytorch_on_two_sizes(tmp_path):
     import onnxruntime as ort
 
     from srlab.checkpoints import load_model
-    from srlab.export import TRACE_SIZE, export
+    from srlab.export import export
+    from srlab.inference.exporting import TRACE_SIZE
 
     out = export(_export_cfg(tmp_path, output=str(tmp_path / "srcnn.onnx")))
     proto = onnx.load(str(out))

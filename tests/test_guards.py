@@ -25,8 +25,8 @@ def _cfg(image_dirs, out, poison_steps, *extra, steps=6):
 
 
 def test_nan_loss_stops_naming_the_step_and_the_last_good_checkpoint(tmp_path, image_dirs):
-    from srlab.training.callbacks.guards import NonFiniteLossError
     from srlab.train import train
+    from srlab.training.callbacks.guards import NonFiniteLossError
 
     out = tmp_path / "run"
     with pytest.raises(NonFiniteLossError) as info:
@@ -44,8 +44,8 @@ def test_nan_loss_stops_naming_the_step_and_the_last_good_checkpoint(tmp_path, i
 
 
 def test_nan_loss_before_any_checkpoint_says_so(tmp_path, image_dirs):
-    from srlab.training.callbacks.guards import NonFiniteLossError
     from srlab.train import train
+    from srlab.training.callbacks.guards import NonFiniteLossError
 
     with pytest.raises(NonFiniteLossError, match=r"global step 0 .*no checkpoint was written yet"):
         train(_cfg(image_dirs, tmp_path / "run", [0]))
@@ -78,8 +78,8 @@ def test_skip_drops_nan_batches_and_leaves_weights_untouched(tmp_path, image_dir
 
 
 def test_skip_still_stops_a_diverged_run(tmp_path, image_dirs):
-    from srlab.training.callbacks.guards import NonFiniteLossError
     from srlab.train import train
+    from srlab.training.callbacks.guards import NonFiniteLossError
 
     cfg = _cfg(
         image_dirs,

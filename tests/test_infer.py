@@ -39,8 +39,7 @@ def _digest(folder):
 
 # ---------------------------------------------------------------------------- colour, files
 def test_ycbcr_round_trip_and_y_matches_the_metrics():
-    from srlab.protocol.colour import rgb_to_ycbcr, ycbcr_to_rgb
-    from srlab.protocol.metrics import rgb_to_y
+    from srlab.protocol.colour import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 
     rgb = torch.rand(2, 3, 6, 7, dtype=torch.float64)
     ycc = rgb_to_ycbcr(rgb)
@@ -53,7 +52,8 @@ def test_ycbcr_round_trip_and_y_matches_the_metrics():
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_png_round_trip_keeps_alpha_and_16_bits(tmp_path, channels, dtype):
-    from srlab.data.imagefile import read_image_file, write_png
+    from srlab.data.imageio import read_image_file
+    from srlab.data.pngwrite import write_png
 
     arr = (
         np.random.default_rng(channels)
@@ -73,8 +73,8 @@ def test_png_round_trip_keeps_alpha_and_16_bits(tmp_path, channels, dtype):
 def test_reader_handles_palette_exif_tiff16_and_names_bad_files(tmp_path):
     import tifffile
 
+    from srlab.data.imageio import read_image_file
     from srlab.errors import ImageReadError
-    from srlab.data.imagefile import read_image_file
 
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (4, 6, 3)).astype(np.uint8)
@@ -111,8 +111,8 @@ def test_tile_spans_cover_the_image_once():
 
 def test_tiled_equals_untiled_for_a_y_model_on_rgb(tmp_path):
     from srlab.checkpoints import load_model
-    from srlab.data.imagefile import ImageData
-    from srlab.infer import Upscaler
+    from srlab.data.imageio import ImageData
+    from srlab.inference.upscale import Upscaler
 
     model = load_model("srcnn_915_x3_sample")
     rgb = smooth_image(np.random.default_rng(3), 70, 95, 3)
@@ -124,8 +124,8 @@ def test_tiled_equals_untiled_for_a_y_model_on_rgb(tmp_path):
 
 
 def test_tiled_forward_is_exact_for_a_float_network():
-    from srlab.models.srcnn import SRCNN
     from srlab.inference.tiling import tiled_forward
+    from srlab.models.srcnn import SRCNN
 
     torch.manual_seed(0)
     net = SRCNN(scale=2, in_channels=3, f2=1).eval()
@@ -139,7 +139,7 @@ def test_tiled_forward_is_exact_for_a_float_network():
 # ---------------------------------------------------------------------------- end to end
 def _write_inputs(folder):
     """RGB, grey, RGBA, grey+alpha, 16-bit RGB, 16-bit grey PNGs; a JPEG; a BMP; returns sizes."""
-    from srlab.data.imagefile import write_png
+    from srlab.data.pngwrite import write_png
 
     rng = np.random.default_rng(0)
     folder.mkdir()
@@ -171,7 +171,7 @@ def _write_inputs(folder):
 
 
 def test_infer_folder_of_every_kind_gives_sized_pngs_and_leaves_inputs_alone(tmp_path):
-    from srlab.data.imagefile import read_image_file
+    from srlab.data.imageio import read_image_file
     from srlab.infer import infer
 
     inputs = tmp_path / "in"
@@ -193,11 +193,11 @@ def test_infer_colour_rules_y_model_keeps_bicubic_chroma(tmp_path):
     """Y model: the output's Cb/Cr are the bicubic Cb/Cr; with a bicubic 'Y model' the result is
     plain RGB bicubic (everything is linear), within rounding."""
     from srlab.checkpoints import LoadedModel, load_model
-    from srlab.protocol.colour import rgb_to_ycbcr
+    from srlab.data.imageio import ImageData
     from srlab.degradations.resize import imresize
-    from srlab.data.imagefile import ImageData
-    from srlab.infer import Upscaler
+    from srlab.inference.upscale import Upscaler
     from srlab.models.bicubic import Bicubic
+    from srlab.protocol.colour import rgb_to_ycbcr
 
     rgb = smooth_image(np.random.default_rng(5), 30, 34, 3)
     image = ImageData(rgb, None, 8, "RGB")
@@ -220,9 +220,9 @@ def test_infer_colour_rules_y_model_keeps_bicubic_chroma(tmp_path):
 
 
 def test_infer_bicubic_file_matches_imresize_and_refuses_the_input_folder(tmp_path):
+    from srlab.data.pngwrite import write_png
     from srlab.degradations.resize import imresize
     from srlab.errors import SrlabError
-    from srlab.data.imagefile import write_png
     from srlab.infer import infer
 
     folder = tmp_path / "photos"
@@ -240,8 +240,8 @@ def test_infer_bicubic_file_matches_imresize_and_refuses_the_input_folder(tmp_pa
 
 
 def test_infer_cli_runs_and_errors_are_short(tmp_path, capsys):
+    from srlab.data.pngwrite import write_png
     from srlab.errors import user_errors
-    from srlab.data.imagefile import write_png
     from srlab.infer import infer
 
     write_png(tmp_path / "a.png", smooth_image(np.random.default_rng(0), 12, 12, 3))

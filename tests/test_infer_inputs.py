@@ -94,7 +94,7 @@ def info_log(caplog):
 
 # ---------------------------------------------------------------------------- input kinds
 def test_grey_stays_one_channel_8_bit_and_exact(tmp_path, rng):
-    from srlab.data.imagefile import read_image_file
+    from srlab.data.imageio import read_image_file
 
     (tmp_path / "in").mkdir()
     grey = smooth_image(rng, 13, 17, 1)
@@ -114,7 +114,7 @@ def test_grey_through_a_y_model_keeps_size_and_channels(tmp_path, rng):
 
 
 def test_rgba_alpha_upscaled_separately_and_said_in_the_log(tmp_path, rng, info_log):
-    from srlab.data.imagefile import read_image_file
+    from srlab.data.imageio import read_image_file
 
     (tmp_path / "in").mkdir()
     rgb, alpha = smooth_image(rng, 12, 15, 3), smooth_image(rng, 12, 15, 1)
@@ -129,7 +129,8 @@ def test_rgba_alpha_upscaled_separately_and_said_in_the_log(tmp_path, rng, info_
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_16_bit_png_gives_an_exactly_sized_16_bit_png(tmp_path, rng, channels):
-    from srlab.data.imagefile import read_image_file, write_png
+    from srlab.data.imageio import read_image_file
+    from srlab.data.pngwrite import write_png
 
     (tmp_path / "in").mkdir()
     # Low bytes carry information: an 8-bit round trip would lose it.
@@ -149,7 +150,7 @@ def test_16_bit_png_gives_an_exactly_sized_16_bit_png(tmp_path, rng, channels):
 
 @pytest.mark.parametrize("transparent", [False, True])
 def test_palette_png_becomes_rgb_or_rgba(tmp_path, rng, transparent, info_log):
-    from srlab.data.imagefile import read_image_file
+    from srlab.data.imageio import read_image_file
 
     (tmp_path / "in").mkdir()
     pal = Image.fromarray(smooth_image(rng, 10, 12, 3)).quantize(colors=8)
@@ -285,7 +286,7 @@ def test_an_output_that_is_an_input_is_refused(tmp_path, rng, link):
 
 
 def test_inputs_sharing_a_name_get_distinct_outputs(tmp_path, rng):
-    from srlab.infer import output_names
+    from srlab.inference.files import output_names
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -333,7 +334,7 @@ def test_existing_outputs_overwrite_skip_or_error(tmp_path, rng, info_log):
 
 
 def test_an_interrupted_write_leaves_no_partial_or_temporary_file(tmp_path, rng, monkeypatch):
-    import srlab.data.imagefile
+    import srlab.data.pngwrite
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -359,7 +360,7 @@ def test_an_interrupted_write_leaves_no_partial_or_temporary_file(tmp_path, rng,
     def interrupted_replace(src, dst):  # Ctrl-C between writing and renaming
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(srlab.data.imagefile.os, "replace", interrupted_replace)
+    monkeypatch.setattr(srlab.data.pngwrite.os, "replace", interrupted_replace)
     with pytest.raises(KeyboardInterrupt):
         _run(folder, out, existing="skip")
     assert _listing(out) == ["a.png"]
@@ -391,7 +392,7 @@ def _more_fuzz_cases(rng) -> list[tuple[str, bytes]]:
     decoding paths (16-bit PNG re-decode, alpha split, orientation)."""
     import io
 
-    from srlab.data.imagefile import encode_png16
+    from srlab.data.pngwrite import encode_png16
 
     def enc(img, fmt, **kw):
         buf = io.BytesIO()
@@ -422,7 +423,7 @@ def _more_fuzz_cases(rng) -> list[tuple[str, bytes]]:
 
 
 def test_inference_loader_raises_only_image_read_error_on_fuzzed_files(tmp_path):
-    from srlab.data.imagefile import read_image_file
+    from srlab.data.imageio import read_image_file
 
     folder = tmp_path / "fuzz"
     folder.mkdir()
@@ -454,7 +455,7 @@ def test_inference_loader_raises_only_image_read_error_on_fuzzed_files(tmp_path)
 
 def _fuzz_folder(tmp_path, count: int, seed: int):
     """``count`` seeded fuzz files (random bytes, truncated or damaged images) + 2 good images."""
-    from srlab.data.imagefile import read_image_file
+    from srlab.data.imageio import read_image_file
 
     rng = np.random.default_rng(seed)
     pool = _fuzz_cases(seed) + _more_fuzz_cases(rng)

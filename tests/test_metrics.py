@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from srlab.protocol.metrics import PSNR, SSIM, luma, psnr_per_image, rgb_to_y, shave, ssim_per_image
+from srlab.protocol.colour import rgb_to_y
+from srlab.protocol.metrics import luma, psnr_per_image, shave, ssim_per_image
 
 
 def _pair(seed: int, shape=(2, 3, 40, 36), noise: float = 0.05):
@@ -96,13 +97,15 @@ def test_y_model_output_is_scored_as_y():
     torch.testing.assert_close(psnr_per_image(sr_y, hr), psnr_per_image(sr, hr), atol=0.05, rtol=0)
 
 
-def test_metric_classes_average_over_images_not_pixels():
-    psnr, ssim = PSNR(crop_border=2), SSIM(crop_border=2)
+def test_validation_means_average_over_images_not_pixels():
+    from srlab.training.metrics import ImageMean
+
+    psnr, ssim = ImageMean(), ImageMean()
     pairs = [_pair(4, (1, 3, 30, 30), noise=0.01), _pair(5, (2, 3, 24, 40), noise=0.1)]
     values = []
     for sr, hr in pairs:
-        psnr.update(sr, hr)
-        ssim.update(sr, hr)
+        psnr.update(psnr_per_image(sr, hr, 2))
+        ssim.update(ssim_per_image(sr, hr, 2))
         values.append(psnr_per_image(sr, hr, 2))
     per_image = torch.cat(values)
     assert psnr.compute().item() == pytest.approx(per_image.mean().item(), rel=1e-6)

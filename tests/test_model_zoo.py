@@ -74,7 +74,8 @@ def test_fsrcnn_deconvolution_gives_exactly_scale_times_the_input(scale):
 
 
 def test_fsrcnn_deconvolution_centres_each_lr_pixel_on_its_hr_block_at_x3():
-    from srlab.models.fsrcnn import FSRCNN, deconv_padding
+    from srlab.models.fsrcnn import FSRCNN
+    from srlab.models.layers import deconv_padding
 
     net = FSRCNN(scale=3, d=2, s=2, m=1)
     with torch.no_grad():
@@ -125,8 +126,8 @@ def test_vdsr_adds_its_residual_to_the_bicubic_image():
 
 
 def test_edsr_mean_shift_upsampler_and_colour_mode():
-    from srlab.protocol.metrics import rgb_to_y
     from srlab.models.edsr import DIV2K_RGB_MEAN, EDSR
+    from srlab.protocol.colour import rgb_to_y
 
     net = EDSR(scale=4, num_blocks=2, features=8)
     shuffles = [m.upscale_factor for m in net.upsampler if isinstance(m, nn.PixelShuffle)]

@@ -149,8 +149,8 @@ def test_resume_auto_picks_the_run_with_the_newest_last_ckpt(tmp_path):
 
 
 def test_resume_auto_sets_up_loggers_to_continue(tmp_path, image_dirs):
-    from srlab.training.resume import write_wandb_id
     from srlab.train import _resume_checkpoint
+    from srlab.training.resume import write_wandb_id
 
     experiments = tmp_path / "experiments"
     run = experiments / "exp" / "2024-01-01_00-00-00"
@@ -177,8 +177,8 @@ def test_resume_auto_sets_up_loggers_to_continue(tmp_path, image_dirs):
 
 @pytest.mark.slow  # two offline W&B runs (~15 s); test_resume_auto_sets_up_loggers_to_continue is the fast check
 def test_resume_auto_continues_the_same_wandb_run(tmp_path, image_dirs, monkeypatch):
-    from srlab.training.resume import WANDB_ID_FILE
     from srlab.train import train
+    from srlab.training.resume import WANDB_ID_FILE
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     experiments = tmp_path / "experiments"

@@ -11,8 +11,9 @@ from tests.conftest import compose_train, fast_overrides, run_module
 
 
 def test_train_writes_best_and_last_checkpoints_that_reload(tmp_path, image_dirs):
-    from srlab.training.lit_module import SRModule, load_net
+    from srlab.checkpoints import load_model
     from srlab.train import train
+    from srlab.training.lit_module import SRModule
 
     out = tmp_path / "run"
     cfg = compose_train(fast_overrides(*image_dirs, steps=4) + ["model=srcnn_915"], output_dir=out)
@@ -25,7 +26,7 @@ def test_train_writes_best_and_last_checkpoints_that_reload(tmp_path, image_dirs
     assert (out / "config.yaml").is_file()
 
     # The checkpoint alone rebuilds the network (weights_only load), and the LightningModule reloads.
-    net = load_net(best)
+    net = load_model(best).net
     assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 4
     ckpt = torch.load(best, map_location="cpu", weights_only=True)
     assert ckpt["srlab"]["scale"] == 3 and ckpt["srlab"]["in_channels"] == 1
@@ -97,8 +98,9 @@ def test_validation_scores_in_float32_under_mixed_precision(tmp_path, image_dirs
     from hydra.utils import instantiate
 
     from srlab.degradations.resize import imresize
+    from srlab.protocol.colour import rgb_to_y
+    from srlab.protocol.scoring import bicubic_baseline, super_resolve
     from srlab.training.lit_module import SRModule
-    from srlab.protocol.metrics import rgb_to_y
 
     cfg = compose_train(fast_overrides(*image_dirs), output_dir=tmp_path / "run")
     module: SRModule = instantiate(cfg.model)
@@ -108,7 +110,7 @@ def test_validation_scores_in_float32_under_mixed_precision(tmp_path, image_dirs
         assert (
             module.predict_sr(lr).dtype == torch.bfloat16
         )  # what autocast does to a plain forward
-        scored = module._score_outputs(lr, bicubic=True)
+        scored = super_resolve(module.net, lr), bicubic_baseline(module.net, lr)
     for got, want in zip(scored, reference, strict=True):
         assert got.dtype == torch.float32
         torch.testing.assert_close(got, want)

@@ -11,14 +11,13 @@ from tests.conftest import compose_train, fast_overrides, run_module
 from tests.wandb_records import run_info
 
 
-def test_y_to_rgb_inverts_bt601_luma():
-    from srlab.training.callbacks.wandb_panels import y_to_rgb
-    from srlab.protocol.metrics import rgb_to_y
+def test_y_output_with_guide_chroma_inverts_bt601_luma():
+    from srlab.protocol.colour import rgb_to_y, to_image_space
 
     rgb = torch.rand(2, 3, 8, 9, dtype=torch.float64) * 0.8 + 0.1
-    torch.testing.assert_close(y_to_rgb(rgb_to_y(rgb), rgb), rgb)
+    torch.testing.assert_close(to_image_space(rgb_to_y(rgb), 3, rgb), rgb)
     # Brighter luma, same chroma: every channel goes up.
-    brighter = y_to_rgb(rgb_to_y(rgb) + 0.02, rgb)
+    brighter = to_image_space(rgb_to_y(rgb) + 0.02, 3, rgb)
     assert bool((brighter > rgb).all())
 
 

@@ -76,3 +76,20 @@ def _run_dir(experiment_dir: str, timestamp: str, resume=None) -> str:
 if not OmegaConf.has_resolver("srlab.run_dir"):
     # hydra.run.dir: with resume=auto, the latest run of the experiment (see srlab/training/resume.py).
     OmegaConf.register_new_resolver("srlab.run_dir", _run_dir, use_cache=True)
+
+
+def instantiate_for_scale(cfg, node: str, scale: int, scale_key: str = "data.scale"):
+    """Instantiate config ``node`` (e.g. ``"model.net"``) with ``scale_key`` set to ``scale``.
+
+    Model and degradation configs read the SR factor by interpolation (``${data.scale}``), so the
+    whole config is copied, the key set, and the node instantiated from the copy.
+    """
+    import copy
+
+    from hydra.utils import instantiate
+    from omegaconf import open_dict
+
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        OmegaConf.update(cfg, scale_key, int(scale), force_add=True)
+    return instantiate(OmegaConf.select(cfg, node))

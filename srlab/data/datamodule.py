@@ -22,6 +22,7 @@ from srlab.data.datasets import GridPatchDataset, RandomPatchDataset, WholeImage
 from srlab.data.samplers import evaluation_sampler
 from srlab.data.sources import ImageSource
 from srlab.degradations.base import BicubicDegradation
+from srlab.protocol.scoring import image_seed
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +184,7 @@ class SRDataModule(L.LightningDataModule):
             )
 
     def _loader(self, dataset, batch_size: int, shuffle: bool, workers: int) -> DataLoader:
-        on_cuda = (
-            self.trainer is not None
-            and self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator"
-        )
+        on_cuda = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
         # Evaluation under DDP: each image exactly once (Lightning's sampler would pad with repeats).
         sampler = None if shuffle else evaluation_sampler(dataset, self.trainer)
         return DataLoader(
@@ -237,7 +235,7 @@ class SRDataModule(L.LightningDataModule):
         else:
             index = int(batch["index"][0]) if "index" in batch else 0
             lr = self.val_degradation(
-                hr, generator=self._generator(hr.device, self.seed + 7919 * (index + 1))
+                hr, generator=self._generator(hr.device, image_seed(self.seed, index))
             )
         return {**batch, "hr": hr, "lr": lr}
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from srlab.data.download import RemoteArchive, fetch
-from srlab.data.imageio import is_image_file, pil_to_array, read_image
+from srlab.data.imageio import is_image_file, read_image
 from srlab.errors import DatasetNotFoundError
 
 # Natural photos shipped inside scikit-image's wheel (no download). The split is fixed so that
@@ -70,7 +69,6 @@ class SampleImages(ImageSource):
 
     def __init__(self, split: str = "train") -> None:
         import skimage
-        from PIL import Image
 
         names = {"train": SAMPLE_TRAIN, "val": SAMPLE_VAL}.get(split)
         if names is None:
@@ -83,7 +81,6 @@ class SampleImages(ImageSource):
                 f"scikit-image's sample photos are missing ({', '.join(missing)}); "
                 "reinstall scikit-image (`pip install --force-reinstall scikit-image`)."
             )
-        self._open = Image.open
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -95,9 +92,7 @@ class SampleImages(ImageSource):
         return self.paths[index]
 
     def load(self, index: int) -> torch.Tensor:
-        with self._open(self.paths[index]) as img:
-            arr = pil_to_array(img)
-        return torch.from_numpy(np.array(arr, order="C")).permute(2, 0, 1).contiguous()
+        return read_image(self.paths[index])
 
 
 class FolderImages(ImageSource):

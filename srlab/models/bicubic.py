@@ -18,6 +18,8 @@ class Bicubic(nn.Module):
     Shapes: ``lr (B, C, h, w)`` -> ``sr (B, C, scale*h, scale*w)``.
     """
 
+    output_layer = None  # nothing is learned
+
     def __init__(self, scale: int = 3, in_channels: int = 1) -> None:
         super().__init__()
         self.scale = int(scale)

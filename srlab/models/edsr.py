@@ -22,50 +22,14 @@ plus the upsampler: 147,712 at x2 (1,369,859 in all: "1.37M"), 332,352 at x3 (1,
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-from srlab.protocol.metrics import rgb_to_y
+from srlab.models.layers import ResBlock, SubPixelUpsampler, same_conv
+from srlab.protocol.colour import rgb_to_y
 
 # DIV2K's RGB mean in [0, 1], as in the official EDSR code (rgb_mean = (0.4488, 0.4371, 0.4040)).
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
-
-
-def conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, 3, padding=1)
-
-
-class ResBlock(nn.Module):
-    """``x + res_scale * conv(relu(conv(x)))``, no batch norm; ``(B, F, h, w)`` -> same."""
-
-    def __init__(self, features: int, res_scale: float = 1.0) -> None:
-        super().__init__()
-        self.conv1 = conv3x3(features, features)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(features, features)
-        self.res_scale = float(res_scale)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.res_scale * self.conv2(self.relu(self.conv1(x)))
-
-
-class Upsampler(nn.Sequential):
-    """Sub-pixel upsampling ``(B, F, h, w)`` -> ``(B, F, s*h, s*w)``: one x``s`` stage for s = 2, 3,
-    successive x2 stages for powers of two (EDSR's ``Upsampler``)."""
-
-    def __init__(self, scale: int, features: int) -> None:
-        if scale & (scale - 1) == 0 and scale >= 2:  # 2, 4, 8, ...: log2(scale) x2 stages
-            stages = [2] * int(math.log2(scale))
-        elif scale >= 2:
-            stages = [scale]
-        else:
-            raise ValueError(f"EDSR needs scale >= 2, got {scale}")
-        layers: list[nn.Module] = []
-        for r in stages:
-            layers += [conv3x3(features, features * r * r), nn.PixelShuffle(r)]
-        super().__init__(*layers)
 
 
 class EDSR(nn.Module):
@@ -82,6 +46,8 @@ class EDSR(nn.Module):
 
     Shapes: ``lr (B, in_channels, h, w)`` -> ``sr (B, in_channels, scale*h, scale*w)``.
     """
+
+    output_layer = "tail"
 
     def __init__(
         self,
@@ -104,12 +70,13 @@ class EDSR(nn.Module):
                 raise ValueError(f"data_mean has {mean.shape[1]} values for {in_channels} channels")
         # A buffer, not a parameter: saved with the weights, never trained, not counted.
         self.register_buffer("mean", mean.float().contiguous())
-        self.head = conv3x3(in_channels, features)
+        self.head = same_conv(in_channels, features, 3)
         self.body = nn.Sequential(
-            *[ResBlock(features, res_scale) for _ in range(num_blocks)], conv3x3(features, features)
+            *[ResBlock(features, res_scale) for _ in range(num_blocks)],
+            same_conv(features, features, 3),
         )
-        self.upsampler = Upsampler(self.scale, features)
-        self.tail = conv3x3(features, in_channels)
+        self.upsampler = SubPixelUpsampler(self.scale, features)
+        self.tail = same_conv(features, in_channels, 3)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         x = self.head(lr - self.mean)  # (B, F, h, w)

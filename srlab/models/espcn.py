@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from srlab.models.layers import same_conv
+from srlab.models.layers import init_output_, same_conv
 
 
 class ESPCN(nn.Module):
@@ -34,6 +34,8 @@ class ESPCN(nn.Module):
 
     Shapes: ``lr (B, in_channels, h, w)`` -> ``sr (B, in_channels, scale*h, scale*w)``.
     """
+
+    output_layer = "conv3"
 
     def __init__(
         self,
@@ -50,7 +52,6 @@ class ESPCN(nn.Module):
         self.in_channels = int(in_channels)
         self.conv1 = same_conv(in_channels, n1, f1, name="ESPCN f1")
         self.conv2 = same_conv(n1, n2, f2, name="ESPCN f2")
-        # Registered last among the parameterised layers: SRModule's output layer.
         self.conv3 = same_conv(n2, in_channels * self.scale**2, f3, name="ESPCN f3")
         self.pixel_shuffle = nn.PixelShuffle(self.scale)
         self.reset_parameters()
@@ -61,8 +62,7 @@ class ESPCN(nn.Module):
         for conv in (self.conv1, self.conv2):
             nn.init.xavier_normal_(conv.weight, gain=nn.init.calculate_gain("tanh"))
             nn.init.zeros_(conv.bias)
-        nn.init.normal_(self.conv3.weight, std=1e-3)
-        nn.init.zeros_(self.conv3.bias)
+        init_output_(self.conv3)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         y = torch.tanh(self.conv1(lr))

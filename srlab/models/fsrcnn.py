@@ -14,7 +14,7 @@ The paper's FSRCNN(d, s, m) = (56, 12, 4) counts its parameters as convolution w
 ``25d + sd + 9ms^2 + ds + 81d`` = 12,464 on the Y channel. With biases (d+s+ms+d+1 = 173) and the
 per-channel PReLU slopes (d+s+ms+d = 172) this module has 12,809 trainable parameters.
 
-The deconvolution's padding and output padding are chosen so that the output is exactly
+The deconvolution's padding and output padding (:func:`srlab.models.layers.deconv_padding`) are chosen so that the output is exactly
 ``scale * h`` for every scale: ``(h-1)*scale - 2p + 9 + op = scale*h``, i.e. ``2p - op = 9 - scale``.
 For odd scales the kernel centre lands on the centre of each LR pixel's ``scale x scale`` HR block
 (as MATLAB's bicubic places it); for even scales no integer offset can, and the learned kernel
@@ -23,24 +23,10 @@ absorbs the remaining half-pixel shift.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-
-def deconv_padding(kernel_size: int, scale: int) -> tuple[int, int]:
-    """``(padding, output_padding)`` of a stride-``scale`` transposed conv giving ``scale*h`` exactly.
-
-    Solves ``2p - op = kernel_size - scale`` with ``p >= 0`` and ``0 <= op < scale``.
-    """
-    padding = max(0, math.ceil((kernel_size - scale) / 2))
-    output_padding = 2 * padding - (kernel_size - scale)
-    if not 0 <= output_padding < scale:
-        raise ValueError(
-            f"no padding gives a {scale}x output for a {kernel_size}x{kernel_size} deconvolution"
-        )
-    return padding, output_padding
+from srlab.models.layers import init_hidden_, init_output_, upsampling_deconv
 
 
 class FSRCNN(nn.Module):
@@ -56,6 +42,8 @@ class FSRCNN(nn.Module):
 
     Shapes: ``lr (B, in_channels, h, w)`` -> ``sr (B, in_channels, scale*h, scale*w)``.
     """
+
+    output_layer = "deconv"
 
     def __init__(
         self,
@@ -75,26 +63,13 @@ class FSRCNN(nn.Module):
             layers += [nn.Conv2d(s, s, 3, padding=1), nn.PReLU(s)]
         layers += [nn.Conv2d(s, d, 1), nn.PReLU(d)]
         self.body = nn.Sequential(*layers)
-        padding, output_padding = deconv_padding(deconv_kernel, self.scale)
-        # Registered last: SRModule treats it as the output layer (last_layer_lr_scale).
-        self.deconv = nn.ConvTranspose2d(
-            d,
-            in_channels,
-            deconv_kernel,
-            stride=self.scale,
-            padding=padding,
-            output_padding=output_padding,
-        )
+        self.deconv = upsampling_deconv(d, in_channels, deconv_kernel, self.scale)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         # The paper: MSRA (He) initialisation for the PReLU layers, N(0, 0.001) for the deconvolution.
-        for module in self.body:
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, a=0.25, nonlinearity="leaky_relu")
-                nn.init.zeros_(module.bias)
-        nn.init.normal_(self.deconv.weight, std=1e-3)
-        nn.init.zeros_(self.deconv.bias)
+        init_hidden_(self.body, nonlinearity="leaky_relu", a=0.25)
+        init_output_(self.deconv)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         return self.deconv(self.body(lr))

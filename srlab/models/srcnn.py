@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from srlab.degradations.resize import imresize
-from srlab.models.layers import same_conv
+from srlab.models.layers import init_hidden_, init_output_, same_conv, upsampling_deconv
 
 
 class SRCNN(nn.Module):
@@ -29,6 +29,8 @@ class SRCNN(nn.Module):
     Shapes: ``lr (B, in_channels, h, w)`` -> ``sr (B, in_channels, scale*h, scale*w)``.
     Parameters (Y, 9-5-5): 9*9*64+64 + 5*5*64*32+32 + 5*5*32+1 = 57,281.
     """
+
+    output_layer = "conv3"
 
     def __init__(
         self,
@@ -52,11 +54,8 @@ class SRCNN(nn.Module):
     def reset_parameters(self) -> None:
         # The paper draws weights from N(0, 0.001) (SGD); with Adam, He-normal for the ReLU layers and
         # a small-variance linear output layer train much faster to the same result.
-        for conv in (self.conv1, self.conv2):
-            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
-            nn.init.zeros_(conv.bias)
-        nn.init.normal_(self.conv3.weight, std=1e-3)
-        nn.init.zeros_(self.conv3.bias)
+        init_hidden_((self.conv1, self.conv2))
+        init_output_(self.conv3)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         x = imresize(lr, self.scale)  # (B, C, s*h, s*w), the paper's interpolated input
@@ -86,6 +85,8 @@ class SRCNNDeconv(nn.Module):
     Parameters (Y, 9-5, deconv 9): 9*9*64+64 + 5*5*64*32+32 + 9*9*32+1 = 59,073.
     """
 
+    output_layer = "deconv"
+
     def __init__(
         self,
         scale: int = 3,
@@ -97,30 +98,17 @@ class SRCNNDeconv(nn.Module):
         deconv_kernel: int = 9,
     ) -> None:
         super().__init__()
-        from srlab.models.fsrcnn import deconv_padding
-
         self.scale = int(scale)
         self.in_channels = int(in_channels)
         self.conv1 = same_conv(in_channels, n1, f1, name="SRCNN f1")
         self.conv2 = same_conv(n1, n2, f2, name="SRCNN f2")
-        padding, output_padding = deconv_padding(deconv_kernel, self.scale)
-        self.deconv = nn.ConvTranspose2d(
-            n2,
-            in_channels,
-            deconv_kernel,
-            stride=self.scale,
-            padding=padding,
-            output_padding=output_padding,
-        )
+        self.deconv = upsampling_deconv(n2, in_channels, deconv_kernel, self.scale)
         self.relu = nn.ReLU(inplace=True)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for conv in (self.conv1, self.conv2):
-            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
-            nn.init.zeros_(conv.bias)
-        nn.init.normal_(self.deconv.weight, std=1e-3)
-        nn.init.zeros_(self.deconv.bias)
+        init_hidden_((self.conv1, self.conv2))
+        init_output_(self.deconv)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         y = self.relu(self.conv1(lr))  # (B, n1, h, w)

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from srlab.degradations.resize import imresize
+from srlab.models.layers import init_hidden_, init_output_, same_conv
 
 
 class VDSR(nn.Module):
@@ -36,6 +37,8 @@ class VDSR(nn.Module):
     Shapes: ``lr (B, in_channels, h, w)`` -> ``sr (B, in_channels, scale*h, scale*w)``.
     """
 
+    output_layer = "tail"
+
     def __init__(
         self, scale: int = 3, in_channels: int = 1, depth: int = 20, features: int = 64
     ) -> None:
@@ -44,25 +47,18 @@ class VDSR(nn.Module):
             raise ValueError(f"VDSR depth must be at least 2, got {depth}")
         self.scale = int(scale)
         self.in_channels = int(in_channels)
-        layers: list[nn.Module] = [
-            nn.Conv2d(in_channels, features, 3, padding=1),
-            nn.ReLU(inplace=True),
-        ]
+        layers: list[nn.Module] = [same_conv(in_channels, features, 3), nn.ReLU(inplace=True)]
         for _ in range(depth - 2):
-            layers += [nn.Conv2d(features, features, 3, padding=1), nn.ReLU(inplace=True)]
+            layers += [same_conv(features, features, 3), nn.ReLU(inplace=True)]
         self.body = nn.Sequential(*layers)
-        self.tail = nn.Conv2d(features, in_channels, 3, padding=1)
+        self.tail = same_conv(features, in_channels, 3)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         # The paper uses He initialisation. The residual layer starts near zero, so an untrained
         # VDSR returns the bicubic image rather than bicubic plus noise.
-        for module in self.body:
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-                nn.init.zeros_(module.bias)
-        nn.init.normal_(self.tail.weight, std=1e-3)
-        nn.init.zeros_(self.tail.bias)
+        init_hidden_(self.body)
+        init_output_(self.tail)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         ilr = imresize(lr, self.scale)  # (B, C, s*h, s*w), the paper's interpolated input

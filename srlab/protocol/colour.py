@@ -1,4 +1,4 @@
-"""BT.601 YCbCr <-> RGB, consistent with the metrics' :func:`srlab.protocol.metrics.rgb_to_y`.
+"""Colour, in one place: BT.601 YCbCr and the conversions between images and networks.
 
 The SR literature's convention (MATLAB ``rgb2ycbcr``/``ycbcr2rgb``): RGB in [0, 1],
 ``Y = 16 + 65.481 R + 128.553 G + 24.966 B``,
@@ -6,6 +6,11 @@ The SR literature's convention (MATLAB ``rgb2ycbcr``/``ycbcr2rgb``): RGB in [0, 
 ``Cr = 128 + 112.0 R - 93.786 G - 18.214 B`` (on 0..255, here divided by 255, so Y lies in
 [16/255, 235/255] and Cb/Cr in [16/255, 240/255]). The inverse is the exact matrix inverse
 (float64), so ``ycbcr_to_rgb(rgb_to_ycbcr(x)) == x`` to float rounding.
+
+Images are ``(…, C, H, W)`` with C = 3 (RGB) or C = 1 (grey). A network's colour mode is its
+``in_channels``: 1 = it works on Y (a grey image is fed as it is), 3 = RGB (a grey image is fed as
+three equal channels). :func:`to_model_space` and :func:`to_image_space` are the two directions;
+training, scoring, the W&B panels and inference all go through them.
 """
 
 from __future__ import annotations
@@ -14,20 +19,30 @@ from functools import lru_cache
 
 import torch
 
-from srlab.protocol.metrics import rgb_to_y
+__all__ = [
+    "rgb_to_y",
+    "rgb_to_ycbcr",
+    "ycbcr_to_rgb",
+    "to_model_space",
+    "to_image_space",
+]
 
-__all__ = ["rgb_to_ycbcr", "ycbcr_to_rgb"]
-
+_Y = (65.481, 128.553, 24.966)
 _CB = (-37.797, -74.203, 112.0)
 _CR = (112.0, -93.786, -18.214)
 _OFFSET = (16.0, 128.0, 128.0)
 
 
+def rgb_to_y(rgb: torch.Tensor) -> torch.Tensor:
+    """BT.601 luma of ``rgb (…,3,H,W)`` in [0,1] -> ``(…,1,H,W)`` in [16/255, 235/255]."""
+    r, g, b = rgb.unbind(dim=-3)
+    y = (_OFFSET[0] + _Y[0] * r + _Y[1] * g + _Y[2] * b) / 255.0
+    return y.unsqueeze(-3)
+
+
 @lru_cache(maxsize=1)
 def _inverse() -> torch.Tensor:
-    from srlab.protocol.metrics import _BT601_Y
-
-    forward = torch.tensor([_BT601_Y, _CB, _CR], dtype=torch.float64) / 255.0  # (3, 3) on [0,1]
+    forward = torch.tensor([_Y, _CB, _CR], dtype=torch.float64) / 255.0  # (3, 3) on [0,1]
     return torch.linalg.inv(forward)
 
 
@@ -46,3 +61,44 @@ def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
     offset = torch.tensor(_OFFSET, dtype=ycbcr.dtype, device=ycbcr.device) / 255.0
     centred = ycbcr - offset[:, None, None]
     return torch.einsum("ij,...jhw->...ihw", inv, centred)
+
+
+def to_model_space(x: torch.Tensor, in_channels: int) -> torch.Tensor:
+    """Image ``(…, C, H, W)`` (C = 1 grey or 3 RGB) -> the network's colour mode.
+
+    1-channel networks get BT.601 Y of RGB (a grey image is used as it is); 3-channel networks get
+    RGB (a grey image is repeated to 3 channels).
+    """
+    c = x.shape[-3]
+    if in_channels == c:
+        return x
+    if in_channels == 1 and c == 3:
+        return rgb_to_y(x)
+    if in_channels == 3 and c == 1:
+        return x.expand(*x.shape[:-3], 3, *x.shape[-2:])
+    raise ValueError(f"cannot feed a {c}-channel image to a {in_channels}-channel network")
+
+
+def to_image_space(
+    out: torch.Tensor, image_channels: int, chroma: torch.Tensor | None = None
+) -> torch.Tensor:
+    """A network's output ``(…, C', H, W)`` -> an image of ``image_channels`` channels.
+
+    * same number of channels: unchanged;
+    * a Y output for an RGB image: RGB from that Y and the Cb/Cr of ``chroma`` ``(…, 3, H, W)``,
+      an RGB image of the same size (the SR convention: the bicubic-upsampled input's colour);
+    * an RGB output for a grey image: the mean of the three channels.
+
+    Not clamped (callers round to their integer grid).
+    """
+    c = out.shape[-3]
+    if c == image_channels:
+        return out
+    if c == 1 and image_channels == 3:
+        if chroma is None:
+            raise ValueError("a Y output needs the chroma of an RGB image to become RGB")
+        cbcr = rgb_to_ycbcr(chroma.to(out.dtype))[..., 1:, :, :]
+        return ycbcr_to_rgb(torch.cat([out, cbcr], dim=-3))
+    if c == 3 and image_channels == 1:
+        return out.mean(dim=-3, keepdim=True)
+    raise ValueError(f"cannot turn a {c}-channel output into a {image_channels}-channel image")

@@ -17,34 +17,24 @@ Protocol, per image:
    separable, so it is applied as two 1-D passes);
 5. the reported figure is the mean over images (not over the pixels of a batch).
 
-The Metric classes accumulate one value per image and synchronise sums across processes, so they
-are correct under DDP.
+:mod:`srlab.training.metrics` wraps these per-image scores as torchmetrics accumulators for
+validation (correct under DDP); this module imports torch only, so evaluation and inference start
+fast.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torchmetrics import Metric
+
+from srlab.protocol.colour import rgb_to_y
 
 __all__ = [
-    "rgb_to_y",
     "luma",
     "shave",
     "psnr_per_image",
     "ssim_per_image",
-    "PSNR",
-    "SSIM",
 ]
-
-_BT601_Y = (65.481, 128.553, 24.966)
-
-
-def rgb_to_y(rgb: torch.Tensor) -> torch.Tensor:
-    """BT.601 luma of ``rgb (B,3,H,W)`` in [0,1] -> ``(B,1,H,W)`` in [16/255, 235/255]."""
-    r, g, b = rgb.unbind(dim=-3)
-    y = (16.0 + _BT601_Y[0] * r + _BT601_Y[1] * g + _BT601_Y[2] * b) / 255.0
-    return y.unsqueeze(-3)
 
 
 def luma(sr: torch.Tensor, hr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -172,46 +162,3 @@ def ssim_per_image(
         (mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2)
     )
     return ssim_map.flatten(1).mean(dim=1)
-
-
-class _PerImageMean(Metric):
-    """Mean over images of a per-image score; sums and counts reduce across processes."""
-
-    full_state_update = False
-    higher_is_better = True
-    is_differentiable = False
-
-    def __init__(self, crop_border: int = 0, round_y: bool = False, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.crop_border = int(crop_border)
-        self.round_y = bool(round_y)
-        self.add_state(
-            "total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum"
-        )
-        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def _score(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def update(self, sr: torch.Tensor, hr: torch.Tensor) -> None:  # type: ignore[override]
-        """Add one score per image of ``sr, hr (B,C,H,W)`` in [0, 1]."""
-        values = self._score(sr, hr)
-        self.total += values.sum().to(self.total.dtype)
-        self.count += values.numel()
-
-    def compute(self) -> torch.Tensor:
-        return (self.total / self.count.clamp(min=1)).float()
-
-
-class PSNR(_PerImageMean):
-    """Mean per-image Y-channel PSNR (dB) with ``crop_border`` pixels shaved; see the module doc."""
-
-    def _score(self, sr, hr):
-        return psnr_per_image(sr, hr, self.crop_border, self.round_y)
-
-
-class SSIM(_PerImageMean):
-    """Mean per-image Y-channel SSIM (11x11 Gaussian, sigma 1.5) with ``crop_border`` shaved."""
-
-    def _score(self, sr, hr):
-        return ssim_per_image(sr, hr, self.crop_border, round_y=self.round_y)

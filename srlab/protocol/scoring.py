@@ -1,44 +1,118 @@
-"""Score any ``net(lr) -> sr`` on benchmark sets with the published SR protocol.
+"""Scoring, the one path: validation, ``srlab.evaluate`` and the W&B panels all call
+:func:`score_batch`, so a score never depends on which of them computed it.
 
-Protocol (what the SR literature's MATLAB code does), per HR image of a set and per scale ``s``:
+Protocol (what the SR literature's MATLAB code does), per HR image and scale ``s``:
 
 1. mod-crop the HR image to multiples of ``s`` (top-left part kept);
 2. make the LR image with the degradation (default: MATLAB bicubic ``x1/s``, rounded to uint8 —
    benchmark LR files are 8-bit); random degradations draw from a generator seeded per image
-   (:func:`image_seed`, the DataModule's validation formula: with the same base seed the same LR),
-   so every run and every model sees identical LR images;
-3. feed it to the network in its colour mode (:func:`srlab.training.lit_module.to_model_space`: Y of
-   BT.601 for 1-channel networks, RGB for 3-channel ones; grey images as they are);
-4. score with :mod:`srlab.protocol.metrics`: output rounded to uint8, Y channel, ``s`` pixels shaved,
-   PSNR/SSIM per image, mean over the images of the set.
+   (:func:`image_seed`), so every run, every model and every validation see identical LR images;
+3. feed it to the network in its colour mode (:func:`srlab.protocol.colour.to_model_space`: Y of
+   BT.601 for 1-channel networks, RGB for 3-channel ones; grey images as they are), in float32
+   with autocast off whatever the trainer's precision (:func:`super_resolve`);
+4. score with :mod:`srlab.protocol.metrics`: output rounded to uint8, Y channel, ``s`` pixels
+   shaved, PSNR/SSIM per image; a set's figure is the mean over its images.
 
-:func:`evaluate` loops over sets and scales and returns one :class:`EvalResult` per (set, scale);
-:func:`format_markdown` renders them as a paper-style table.
+The bicubic baseline shown beside a model is computed the way the model's score is: the same LR
+image, upsampled by the protocol's bicubic *in the network's colour mode* (Y for a Y network, RGB
+for an RGB one), scored by the same code (:func:`bicubic_baseline`). The published bicubic rows
+(``model=bicubic``, an RGB upsampling) differ from the Y one by about 0.01 dB.
 """
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from srlab.data.datasets import modcrop
-from srlab.data.sources import BenchmarkSet, ImageSource
+from srlab.degradations.resize import imresize
+from srlab.protocol.colour import to_model_space
 from srlab.protocol.metrics import psnr_per_image, ssim_per_image
 
 __all__ = [
+    "BatchScores",
     "EvalResult",
+    "bicubic_baseline",
     "evaluate",
     "evaluate_source",
-    "format_markdown",
     "image_seed",
-    "instantiate_for_scale",
-    "resolve_device",
+    "score_batch",
+    "super_resolve",
 ]
+
+
+def image_seed(seed: int, index: int) -> int:
+    """Seed of image ``index``'s degradation generator (validation, evaluate and compare)."""
+    return seed + 7919 * (index + 1)
+
+
+def super_resolve(net: nn.Module, lr_image: torch.Tensor) -> torch.Tensor:
+    """Image-space LR ``(B, C, h, w)`` -> the network's output ``(B, in_channels, s*h, s*w)``.
+
+    Float32 with autocast off: under a ``bf16-mixed``/``16-mixed`` trainer the convolutions would
+    otherwise carry ~3 significant digits, an error as large as a uint8 step.
+    """
+    x = to_model_space(lr_image.float(), int(getattr(net, "in_channels", 3)))
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return net(x).float()
+
+
+def bicubic_baseline(net: nn.Module, lr_image: torch.Tensor) -> torch.Tensor:
+    """The bicubic counterpart of ``super_resolve(net, lr_image)``: the protocol's bicubic of the
+    same LR image in the network's colour mode, ``(B, in_channels, s*h, s*w)``."""
+    x = to_model_space(lr_image.float(), int(getattr(net, "in_channels", 3)))
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return imresize(x, int(net.scale))
+
+
+class BatchScores(NamedTuple):
+    """Per-image scores of a batch: ``sr`` is the network output; the rest are ``(B,)`` float64."""
+
+    sr: torch.Tensor
+    psnr: torch.Tensor
+    ssim: torch.Tensor
+    psnr_bicubic: torch.Tensor | None
+    ssim_bicubic: torch.Tensor | None
+
+
+@torch.no_grad()
+def score_batch(
+    net: nn.Module,
+    lr_image: torch.Tensor,
+    hr: torch.Tensor,
+    bicubic: bool = True,
+    round_y: bool = False,
+) -> BatchScores:
+    """Super-resolve ``lr_image (B,C,h,w)`` with ``net`` and score it against ``hr (B,C,H,W)``.
+
+    Both in [0, 1], image space (C = 3 RGB or 1 grey). The border shaved is ``net.scale``.
+    ``bicubic`` also scores :func:`bicubic_baseline`; ``round_y`` rounds Y to integers first
+    (MATLAB ``rgb2ycbcr`` on uint8).
+    """
+    scale = int(net.scale)
+    sr = super_resolve(net, lr_image)
+    if sr.shape[-2:] != hr.shape[-2:]:
+        raise ValueError(
+            f"{type(net).__name__} x{scale} returned {tuple(sr.shape[-2:])} for a "
+            f"{tuple(lr_image.shape[-2:])} input; expected {tuple(hr.shape[-2:])}"
+        )
+    scores = [
+        psnr_per_image(sr, hr, scale, round_y),
+        ssim_per_image(sr, hr, scale, round_y=round_y),
+    ]
+    if bicubic:
+        bic = bicubic_baseline(net, lr_image)
+        scores += [
+            psnr_per_image(bic, hr, scale, round_y),
+            ssim_per_image(bic, hr, scale, round_y=round_y),
+        ]
+    else:
+        scores += [None, None]
+    return BatchScores(sr, *scores)
 
 
 @dataclass
@@ -61,22 +135,24 @@ class EvalResult:
         return d
 
 
-def image_seed(seed: int, index: int) -> int:
-    """Seed of image ``index``'s degradation generator (as the DataModule's validation uses)."""
-    return seed + 7919 * (index + 1)
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"``/``None`` -> CUDA when available, else CPU; anything else as given."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+def _result(model: str, dataset: str, scale: int, rows: list[dict], seconds: float) -> EvalResult:
+    n = len(rows)
+    return EvalResult(
+        model=model,
+        dataset=dataset,
+        scale=int(scale),
+        psnr=sum(r["psnr"] for r in rows) / max(n, 1),
+        ssim=sum(r["ssim"] for r in rows) / max(n, 1),
+        images=n,
+        seconds=seconds,
+        per_image=rows,
+    )
 
 
 @torch.inference_mode()
 def evaluate_source(
     net: nn.Module,
-    source: ImageSource,
+    source,
     scale: int,
     degradation: Callable[..., torch.Tensor] | None = None,
     device: str | torch.device | None = "cpu",
@@ -84,71 +160,74 @@ def evaluate_source(
     round_y: bool = False,
     model_name: str = "model",
     dataset: str | None = None,
-) -> EvalResult:
-    """Score ``net`` on every image of ``source`` at ``scale`` (see the module doc).
+    bicubic: bool = False,
+    on_image: Callable[[dict], None] | None = None,
+) -> EvalResult | tuple[EvalResult, EvalResult]:
+    """Score ``net`` on every image of ``source`` (an :class:`~srlab.data.sources.ImageSource`).
 
     Args:
-        net: ``net(lr (1, in_channels, h, w)) -> sr (1, in_channels, scale*h, scale*w)``; its
-            ``in_channels`` attribute (default 3) selects Y or RGB input.
+        net: ``net(lr) -> sr`` with ``scale`` (must equal ``scale``) and ``in_channels``.
         source: HR images.
         scale: SR factor (also the border shaved before scoring).
         degradation: ``(hr, generator) -> lr``; default MATLAB bicubic with uint8 LR.
         device: where the network and the degradation run (``"auto"``: CUDA if available).
-        seed: base seed of the per-image degradation generators.
+        seed: base seed of the per-image degradation generators (:func:`image_seed`).
         round_y: round Y to integers before scoring (MATLAB ``rgb2ycbcr`` variant).
         model_name, dataset: labels of the result.
-    """
-    from srlab.degradations.base import BicubicDegradation
-    from srlab.training.lit_module import to_model_space
+        bicubic: also return the :func:`bicubic_baseline` result (labelled ``bicubic (Y)`` or
+            ``bicubic (RGB)`` after the network's colour mode), computed in the same pass.
+        on_image: called per image with ``{"index", "name", "hr", "lr", "sr"}`` (tensors
+            ``(1, C, H, W)`` in image space, ``sr`` in the network's colour mode) and the scores.
 
-    device = resolve_device(device)
+    Returns:
+        The model's :class:`EvalResult`, or ``(model, bicubic)`` with ``bicubic=True``.
+    """
+    from srlab.data.datasets import modcrop
+    from srlab.degradations.base import BicubicDegradation
+    from srlab.utils.devices import pick_device
+
+    device = pick_device(device)
+    if int(getattr(net, "scale", scale)) != int(scale):
+        raise ValueError(f"{model_name} is a x{net.scale} model, asked to score at x{scale}")
     if degradation is None:
         degradation = BicubicDegradation(scale)
     if isinstance(degradation, nn.Module):
         degradation = degradation.to(device)
     net = net.to(device).eval()
-    in_channels = int(getattr(net, "in_channels", 3))
     start = time.perf_counter()
-    per_image = []
+    rows, bicubic_rows = [], []
     for index in range(len(source)):
-        hr = (
-            modcrop(source.load(index), scale)
-            .to(device=device, dtype=torch.float32)
-            .div(255)
-            .unsqueeze(0)
-        )
+        hr = modcrop(source.load(index), scale).to(device=device, dtype=torch.float32)
+        hr = hr.div(255).unsqueeze(0)
         generator = torch.Generator(device=device).manual_seed(image_seed(seed, index))
         lr = degradation(hr, generator=generator)
-        sr = net(to_model_space(lr, in_channels)).float()
-        if sr.shape[-2:] != hr.shape[-2:]:
-            raise ValueError(
-                f"{model_name} at x{scale} returned {tuple(sr.shape[-2:])} for a "
-                f"{tuple(lr.shape[-2:])} input; expected {tuple(hr.shape[-2:])} "
-                f"(is the model's scale {scale}?)"
+        scores = score_batch(net, lr, hr, bicubic=bicubic, round_y=round_y)
+        name = source.name(index)
+        rows.append({"name": name, "psnr": float(scores.psnr[0]), "ssim": float(scores.ssim[0])})
+        if bicubic:
+            bicubic_rows.append(
+                {
+                    "name": name,
+                    "psnr": float(scores.psnr_bicubic[0]),
+                    "ssim": float(scores.ssim_bicubic[0]),
+                }
             )
-        per_image.append(
-            {
-                "name": source.name(index),
-                "psnr": float(psnr_per_image(sr, hr, scale, round_y)[0]),
-                "ssim": float(ssim_per_image(sr, hr, scale, round_y=round_y)[0]),
-            }
-        )
-    n = len(per_image)
-    return EvalResult(
-        model=model_name,
-        dataset=dataset or getattr(source, "set_name", type(source).__name__),
-        scale=int(scale),
-        psnr=sum(r["psnr"] for r in per_image) / max(n, 1),
-        ssim=sum(r["ssim"] for r in per_image) / max(n, 1),
-        images=n,
-        seconds=time.perf_counter() - start,
-        per_image=per_image,
-    )
+        if on_image is not None:
+            on_image(
+                {"index": index, "name": name, "hr": hr, "lr": lr, "sr": scores.sr, **rows[-1]}
+            )
+    seconds = time.perf_counter() - start
+    dataset = dataset or getattr(source, "set_name", type(source).__name__)
+    result = _result(model_name, dataset, scale, rows, seconds)
+    if not bicubic:
+        return result
+    colour = "Y" if int(getattr(net, "in_channels", 3)) == 1 else "RGB"
+    return result, _result(f"bicubic ({colour})", dataset, scale, bicubic_rows, seconds)
 
 
 def evaluate(
     net_for_scale: Callable[[int], nn.Module],
-    sets: Sequence[str | ImageSource],
+    sets: Sequence,
     scales: Sequence[int],
     root: str | None = None,
     degradation_for_scale: Callable[[int], Callable[..., torch.Tensor]] | None = None,
@@ -157,6 +236,7 @@ def evaluate(
     round_y: bool = False,
     model_name: str = "model",
     log: Callable[[str], None] | None = None,
+    bicubic: bool = False,
 ) -> list[EvalResult]:
     """Score a model on named benchmark sets at several scales.
 
@@ -171,73 +251,35 @@ def evaluate(
         device, seed, round_y: see :func:`evaluate_source`.
         model_name: label in the results.
         log: called with one line per finished (set, scale).
+        bicubic: add the model's bicubic baseline after each of its results.
 
     Returns:
-        One :class:`EvalResult` per (set, scale), sets outermost.
+        One :class:`EvalResult` per (set, scale), sets outermost (model, then its bicubic row).
     """
+    from srlab.data.sources import BenchmarkSet, ImageSource
+
     sources = [s if isinstance(s, ImageSource) else BenchmarkSet(root or ".", s) for s in sets]
     nets = {int(s): net_for_scale(int(s)) for s in scales}
     results = []
     for source in sources:
         for scale in scales:
             degradation = degradation_for_scale(int(scale)) if degradation_for_scale else None
-            result = evaluate_source(
-                nets[int(scale)], source, int(scale), degradation, device, seed, round_y, model_name
+            out = evaluate_source(
+                nets[int(scale)],
+                source,
+                int(scale),
+                degradation,
+                device,
+                seed,
+                round_y,
+                model_name,
+                bicubic=bicubic,
             )
-            if log is not None:
-                log(
-                    f"{result.model} {result.dataset} x{result.scale}: {result.psnr:.3f} dB, "
-                    f"SSIM {result.ssim:.4f} ({result.images} images, {result.seconds:.1f} s)"
-                )
-            results.append(result)
+            for result in out if isinstance(out, tuple) else (out,):
+                if log is not None:
+                    log(
+                        f"{result.model} {result.dataset} x{result.scale}: {result.psnr:.3f} dB, "
+                        f"SSIM {result.ssim:.4f} ({result.images} images, {result.seconds:.1f} s)"
+                    )
+                results.append(result)
     return results
-
-
-def instantiate_for_scale(cfg, node: str, scale: int, scale_key: str = "data.scale"):
-    """Instantiate config ``node`` (e.g. ``"model.net"``) with ``scale_key`` set to ``scale``.
-
-    Model and degradation configs read the SR factor by interpolation (``${data.scale}``), so the
-    whole config is copied, the key set, and the node instantiated from the copy.
-    """
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf, open_dict
-
-    cfg = copy.deepcopy(cfg)
-    with open_dict(cfg):
-        OmegaConf.update(cfg, scale_key, int(scale), force_add=True)
-    return instantiate(OmegaConf.select(cfg, node))
-
-
-def format_markdown(results: Sequence[EvalResult], layout: str = "wide") -> str:
-    """Markdown table of ``results``.
-
-    ``wide`` (paper style): one row per (model, set), one ``PSNR / SSIM`` column per scale.
-    ``long``: one row per (model, set, scale) with PSNR, SSIM and the image count.
-    """
-    if layout == "long":
-        lines = [
-            "| Model | Dataset | Scale | PSNR (dB) | SSIM | Images |",
-            "|---|---|---:|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {r.model} | {r.dataset} | x{r.scale} | {r.psnr:.3f} | {r.ssim:.4f} | {r.images} |"
-            for r in results
-        ]
-        return "\n".join(lines)
-    if layout != "wide":
-        raise ValueError(f"layout must be 'wide' or 'long', got {layout!r}")
-    scales = sorted({r.scale for r in results})
-    rows: dict[tuple[str, str], dict[int, EvalResult]] = {}
-    for r in results:
-        rows.setdefault((r.model, r.dataset), {})[r.scale] = r
-    lines = [
-        "| Model | Dataset | " + " | ".join(f"x{s} PSNR / SSIM" for s in scales) + " |",
-        "|---|---|" + "---:|" * len(scales),
-    ]
-    for (model, dataset), by_scale in rows.items():
-        cells = [
-            f"{by_scale[s].psnr:.2f} / {by_scale[s].ssim:.4f}" if s in by_scale else "–"
-            for s in scales
-        ]
-        lines.append(f"| {model} | {dataset} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)

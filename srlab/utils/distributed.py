@@ -46,13 +46,16 @@ def check_launch(trainer) -> None:
     start a whole new sweep per rank. Sweeps with DDP jobs need processes started outside
     Lightning: ``hydra/launcher=submitit_slurm`` (one task per device) or torchrun per job.
     """
+    # Exported by lightning.pytorch.strategies.launchers (its __all__), despite the underscore.
+    from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
+
     from srlab.utils.run_names import in_sweep
 
     launcher = getattr(trainer.strategy, "launcher", None)
     env = getattr(trainer.strategy, "cluster_environment", None)
     if (
         in_sweep()
-        and type(launcher).__name__ == "_SubprocessScriptLauncher"
+        and isinstance(launcher, _SubprocessScriptLauncher)
         and env is not None
         and not env.creates_processes_externally
         and trainer.world_size > 1

@@ -25,38 +25,20 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from srlab.degradations.resize import imresize
-from srlab.training.lit_module import to_model_space
-from srlab.protocol.metrics import psnr_per_image, ssim_per_image
+from srlab.protocol.colour import to_image_space
+from srlab.protocol.scoring import score_batch
 
 log = logging.getLogger(__name__)
 
-# ITU-R BT.601 RGB [0,1] -> YCbCr [16,235]/[16,240] (as srlab.protocol.metrics.rgb_to_y and MATLAB rgb2ycbcr).
-_RGB2YCBCR = torch.tensor(
-    [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]],
-    dtype=torch.float64,
-)
-_YCBCR_OFFSET = torch.tensor([16.0, 128.0, 128.0], dtype=torch.float64)
-
-
-def y_to_rgb(y: torch.Tensor, guide_rgb: torch.Tensor) -> torch.Tensor:
-    """Colour a Y image with a guide's chroma: ``y (B,1,H,W)`` in Y/255 units, ``guide_rgb (B,3,H,W)``
-    in [0,1] -> RGB ``(B,3,H,W)`` in [0,1] (the SRCNN papers' way to show Y-only results)."""
-    m = _RGB2YCBCR.to(guide_rgb.device)
-    offset = _YCBCR_OFFSET.to(guide_rgb.device)[:, None, None]
-    ycbcr = torch.einsum("ij,bjhw->bihw", m, guide_rgb.double()) + offset
-    ycbcr[:, :1] = y.double() * 255.0
-    rgb = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(m), ycbcr - offset)
-    return rgb.clamp(0, 1).to(guide_rgb.dtype)
-
 
 def _to_display(x: torch.Tensor, hr_channels: int, guide_rgb: torch.Tensor | None) -> torch.Tensor:
-    """A model-space or image-space ``(1,C,H,W)`` tensor -> ``(1,3,H,W)`` RGB for viewing."""
-    if hr_channels == 1:  # grey image: show grey
-        x = x if x.shape[1] == 1 else x.mean(dim=1, keepdim=True)
-        return x.expand(-1, 3, -1, -1).clamp(0, 1)
-    if x.shape[1] == 1:  # Y-only network on a colour image: bicubic chroma
-        return y_to_rgb(x, guide_rgb)
-    return x.clamp(0, 1)
+    """A model-space or image-space ``(1,C,H,W)`` tensor -> ``(1,3,H,W)`` RGB for viewing.
+
+    A Y-only network's output on a colour image gets the bicubic image's chroma (the SRCNN papers'
+    way to show Y results); grey images are shown grey.
+    """
+    x = to_image_space(x, hr_channels, guide_rgb)
+    return x.expand(-1, 3, -1, -1).clamp(0, 1)
 
 
 def _wandb_logger(trainer: Trainer):
@@ -67,31 +49,28 @@ def _wandb_logger(trainer: Trainer):
 
 @torch.no_grad()
 def score_validation_images(module: LightningModule, datamodule) -> list[dict[str, Any]]:
-    """Per-image PSNR/SSIM of ``module`` and of bicubic on ``datamodule.val_set`` (paper protocol).
+    """Per-image PSNR/SSIM of ``module`` and of its bicubic baseline on ``datamodule.val_set``.
 
-    Uses the datamodule's deterministic validation LR (``datamodule.degrade``), so the mean PSNR
-    equals the ``val/psnr`` that validation logs for the same weights.
+    Uses the datamodule's deterministic validation LR (``datamodule.degrade``) and the protocol's
+    :func:`~srlab.protocol.scoring.score_batch`, so the mean PSNR equals the ``val/psnr`` that
+    validation logs for the same weights.
     """
-    border = module.val_psnr.crop_border
-    device = module.device
     rows = []
     for i in range(len(datamodule.val_set)):
         item = datamodule.val_set[i]
         batch = datamodule.degrade(
-            {"hr": item["hr"][None].to(device), "index": torch.tensor([i])}, training=False
+            {"hr": item["hr"][None].to(module.device), "index": torch.tensor([i])}, training=False
         )
-        lr_model = to_model_space(batch["lr"], module.in_channels)
-        sr, bic = module(lr_model), imresize(lr_model, module.scale)
-        hr = batch["hr"]
+        scores = score_batch(module.net, batch["lr"], batch["hr"], bicubic=True)
         rows.append(
             {
                 "name": item.get("name", str(i)),
-                "height": int(hr.shape[-2]),
-                "width": int(hr.shape[-1]),
-                "psnr": float(psnr_per_image(sr, hr, border)[0]),
-                "ssim": float(ssim_per_image(sr, hr, border)[0]),
-                "psnr_bicubic": float(psnr_per_image(bic, hr, border)[0]),
-                "ssim_bicubic": float(ssim_per_image(bic, hr, border)[0]),
+                "height": int(batch["hr"].shape[-2]),
+                "width": int(batch["hr"].shape[-1]),
+                "psnr": float(scores.psnr[0]),
+                "ssim": float(scores.ssim[0]),
+                "psnr_bicubic": float(scores.psnr_bicubic[0]),
+                "ssim_bicubic": float(scores.ssim_bicubic[0]),
             }
         )
     return rows
@@ -136,12 +115,12 @@ class WandbPanels(Callback):
             training=False,
         )
         lr, hr = batch["lr"], batch["hr"]
-        sr = module.predict_sr(lr)
-        bic_rgb = imresize(lr, module.scale)  # image space: RGB (or grey)
-        border = module.val_psnr.crop_border
+        scores = score_batch(module.net, lr, hr, bicubic=True)
+        sr = scores.sr
+        bic_rgb = imresize(lr, module.scale)  # image space (RGB or grey), for display
         caption = (
-            f"{item.get('name', index)}: bicubic {float(psnr_per_image(bic_rgb, hr, border)[0]):.2f} dB"
-            f" | SR {float(psnr_per_image(sr, hr, border)[0]):.2f} dB | HR"
+            f"{item.get('name', index)}: bicubic {float(scores.psnr_bicubic[0]):.2f} dB"
+            f" | SR {float(scores.psnr[0]):.2f} dB | HR"
         )
         c = hr.shape[1]
         views = [

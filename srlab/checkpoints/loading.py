@@ -9,7 +9,7 @@
 * ``bicubic``: the protocol's MATLAB-style bicubic (no weights), the baseline of every table.
 
 Checkpoints are always read with ``torch.load(weights_only=True)`` (no code runs on load) and the
-network is rebuilt from the ``net_config`` stored in it (:func:`srlab.training.lit_module.net_from_checkpoint`),
+network is rebuilt from the ``net_config`` stored in it (:func:`net_from_checkpoint`),
 so nothing of the training set-up needs to be around. A checkpoint that does not match what the
 caller asked for (another scale, another architecture) raises a :class:`~srlab.errors.SrlabError`
 that says so, before any weights are copied.
@@ -17,8 +17,6 @@ that says so, before any weights are copied.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,19 +25,33 @@ from typing import Any
 import torch
 from torch import nn
 
+from srlab.checkpoints.bundled import BICUBIC, WEIGHTS_DIR, bundled_weights, sha256_of, valid_names
 from srlab.errors import SrlabError
 
 log = logging.getLogger(__name__)
 
-BICUBIC = "bicubic"
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-REGISTRY_FILE = WEIGHTS_DIR / "registry.json"
 # Checked in this order inside a run directory (the train config's ModelCheckpoint names).
 RUN_DIR_CANDIDATES = ("checkpoints/best.ckpt", "checkpoints/last.ckpt", "best.ckpt", "last.ckpt")
 
 
 class CheckpointError(SrlabError):
     """A checkpoint cannot be found, read, or does not match the requested model."""
+
+
+def net_from_checkpoint(ckpt: dict[str, Any], source: str = "checkpoint") -> nn.Module:
+    """The network of a loaded srlab checkpoint dict, rebuilt from its stored ``net_config``.
+
+    The weights (``state_dict`` entries under ``net.``) are loaded strictly; eval mode.
+    """
+    from hydra.utils import instantiate
+
+    net_config = checkpoint_meta(ckpt).get("net_config")
+    if not net_config:
+        raise CheckpointError(f"{source}: not an srlab checkpoint (no network config stored)")
+    net = instantiate(net_config)
+    state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+    net.load_state_dict(state)
+    return net.eval()
 
 
 @dataclass
@@ -71,33 +83,6 @@ class LoadedModel:
         arch = type(self.net).__name__
         where = f" from {self.path}" if self.path is not None else ""
         return f"{arch} x{self.scale} ({colour}){where}"
-
-
-# ---------------------------------------------------------------------------- bundled weights
-def bundled_weights(weights_dir: Path = WEIGHTS_DIR) -> dict[str, dict[str, Any]]:
-    """The registry of checkpoints shipped in ``srlab/weights/``: ``{name: metadata}``.
-
-    Each entry has at least ``file`` (relative to ``srlab/weights``), ``scale``, ``in_channels``
-    and ``description``; ``sha256`` is checked on load when present.
-    """
-    registry = Path(weights_dir) / REGISTRY_FILE.name
-    if not registry.is_file():
-        return {}
-    with open(registry, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def valid_names() -> list[str]:
-    """Every name ``ckpt=`` accepts besides paths: ``bicubic`` and the bundled checkpoints."""
-    return [BICUBIC, *sorted(bundled_weights())]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------- resolution
@@ -191,7 +176,7 @@ def checkpoint_meta(ckpt: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-def _target_name(target: str | None) -> str:
+def target_name(target: str | None) -> str:
     return (target or "?").rsplit(".", 1)[-1]
 
 
@@ -215,7 +200,7 @@ def check_compatible(
     ckpt_scale = meta.get("scale")
     if scale is not None and ckpt_scale is not None and int(scale) != int(ckpt_scale):
         raise CheckpointError(
-            f"{source} holds a x{ckpt_scale} {_target_name(stored.get('_target_'))} model, "
+            f"{source} holds a x{ckpt_scale} {target_name(stored.get('_target_'))} model, "
             f"but scale={scale} was requested; pass a x{scale} checkpoint or drop scale= "
             "(the checkpoint's scale is used by default)."
         )
@@ -224,8 +209,8 @@ def check_compatible(
     want_target, have_target = net_config.get("_target_"), stored.get("_target_")
     if want_target and have_target and want_target != have_target:
         raise CheckpointError(
-            f"{source} holds a {_target_name(have_target)} network, but the requested model is "
-            f"{_target_name(want_target)}; drop model= to use the checkpoint's own architecture."
+            f"{source} holds a {target_name(have_target)} network, but the requested model is "
+            f"{target_name(want_target)}; drop model= to use the checkpoint's own architecture."
         )
     diffs = [
         f"{k}={stored[k]!r} (requested {v!r})"
@@ -234,7 +219,7 @@ def check_compatible(
     ]
     if diffs:
         raise CheckpointError(
-            f"{source} does not match the requested {_target_name(want_target)} architecture: "
+            f"{source} does not match the requested {target_name(want_target)} architecture: "
             f"checkpoint has {', '.join(diffs)}."
         )
 
@@ -258,7 +243,6 @@ def load_model(
     Raises:
         CheckpointError: see :func:`resolve_checkpoint` and :func:`check_compatible`.
     """
-    from srlab.training.lit_module import net_from_checkpoint
     from srlab.models.bicubic import Bicubic
 
     name, path, entry = resolve_checkpoint(spec)
@@ -269,7 +253,7 @@ def load_model(
             )
         net = Bicubic(scale=int(scale), in_channels=bicubic_channels).eval().to(device)
         return LoadedModel(net, BICUBIC, int(scale), bicubic_channels, None, {"bicubic": True})
-    if entry.get("sha256") and _sha256(path) != entry["sha256"]:
+    if entry.get("sha256") and sha256_of(path) != entry["sha256"]:
         raise CheckpointError(f"bundled checkpoint {name!r} ({path}) fails its sha256 check")
     ckpt = read_checkpoint(path)
     meta = checkpoint_meta(ckpt)
@@ -288,56 +272,3 @@ def load_model(
     net = net.to(device).eval()
     meta.update({k: v for k, v in entry.items() if k not in meta})
     return LoadedModel(net, name, int(net.scale), int(getattr(net, "in_channels", 3)), path, meta)
-
-
-# ---------------------------------------------------------------------------- bundling
-def strip_checkpoint(ckpt: dict[str, Any]) -> dict[str, Any]:
-    """What inference needs of a training checkpoint: weights, srlab metadata, hyper-parameters."""
-    keep = (
-        "state_dict",
-        "srlab",
-        "hyper_parameters",
-        "global_step",
-        "epoch",
-        "pytorch-lightning_version",
-    )
-    return {k: ckpt[k] for k in keep if k in ckpt}
-
-
-def bundle_checkpoint(
-    source: str | Path,
-    name: str,
-    description: str,
-    extra: dict[str, Any] | None = None,
-    weights_dir: Path = WEIGHTS_DIR,
-) -> Path:
-    """Ship a trained checkpoint as ``srlab/weights/<name>.ckpt`` and register it.
-
-    The optimizer and loop states are dropped (a weights-only file of a few tens of kB for
-    SRCNN); the registry entry records scale, colour mode, architecture, sha256 and ``extra``.
-    """
-    src = resolve_checkpoint(source)[1]
-    if src is None:
-        raise CheckpointError("bicubic has no weights to bundle")
-    ckpt = strip_checkpoint(read_checkpoint(src))
-    meta = checkpoint_meta(ckpt)
-    weights_dir = Path(weights_dir)
-    weights_dir.mkdir(parents=True, exist_ok=True)
-    out = weights_dir / f"{name}.ckpt"
-    torch.save(ckpt, out)
-    registry = bundled_weights(weights_dir)
-    registry[name] = {
-        "file": out.name,
-        "description": description,
-        "architecture": _target_name((meta.get("net_config") or {}).get("_target_")),
-        "net_config": meta.get("net_config"),
-        "scale": meta.get("scale"),
-        "in_channels": meta.get("in_channels"),
-        "global_step": ckpt.get("global_step"),
-        "sha256": _sha256(out),
-        **(extra or {}),
-    }
-    with open(weights_dir / REGISTRY_FILE.name, "w", encoding="utf-8") as f:
-        json.dump(registry, f, indent=2, sort_keys=True)
-        f.write("\n")
-    return out

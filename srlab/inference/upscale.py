@@ -1,0 +1,115 @@
+"""Upscaling decoded images with a loaded model: colour handling, alpha, tiles.
+
+Colour rules (the SR literature's, from :mod:`srlab.protocol.colour`): a Y-channel model
+(``in_channels == 1``) upscales the BT.601 Y channel and takes Cb/Cr from the protocol's bicubic; an
+RGB model takes RGB; grey images go straight through a Y model (and through an RGB model as three
+equal channels, averaged back); alpha is upscaled separately with bicubic. Large images are
+processed in overlapping tiles (:mod:`srlab.inference.tiling`), so memory is bounded by the tile
+size.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from srlab.degradations.resize import imresize
+from srlab.inference.tiling import tiled_forward
+from srlab.protocol.colour import to_image_space, to_model_space
+
+log = logging.getLogger("srlab.infer")
+
+
+class Upscaler:
+    """Upscale decoded images (:class:`srlab.data.imagefile.ImageData`) with a loaded model.
+
+    Args:
+        model: a :class:`srlab.checkpoints.LoadedModel` (network already on ``device``).
+        device: where tiles are computed.
+        half: run the network in float16 (CUDA only; colour conversions stay float32).
+        tile: LR tile size in pixels (``0``/``None`` = whole image at once).
+        tile_overlap: LR pixels of context around each tile.
+    """
+
+    def __init__(
+        self, model, device, half: bool = False, tile: int | None = 256, tile_overlap: int = 16
+    ):
+        self.model = model
+        self.device = torch.device(device)
+        self.half = bool(half) and self.device.type == "cuda"
+        if half and not self.half:
+            log.warning("half=true needs a CUDA device; running in float32 on %s", self.device)
+        # Channels-last convolutions are 2-5x faster on CPU (oneDNN) and use tensor cores on GPU.
+        self.net = model.net.to(self.device, memory_format=torch.channels_last).eval()
+        if self.half:
+            self.net = self.net.half()
+        self.scale = int(model.scale)
+        self.tile = int(tile) if tile else None
+        self.tile_overlap = int(tile_overlap)
+
+    def _run_net(self, x):
+        if self.half:
+            return self.net(x.half()).float()
+        return self.net(x.to(torch.float32))
+
+    def colour_fn(self, channels: int, max_value: int) -> Callable:
+        """Tile function: ``(1, C, h, w)`` integer colour -> ``(1, C, s*h, s*w)`` integer, on CPU.
+
+        The colour rules are :mod:`srlab.protocol.colour`'s: the network sees its colour mode, and
+        a Y network's output on an RGB image takes the chroma of the protocol's bicubic.
+        """
+        model_channels = self.model.in_channels
+        out_dtype = torch.uint8 if max_value == 255 else torch.uint16
+
+        def fn(tile: torch.Tensor) -> torch.Tensor:
+            x = tile.to(device=self.device, dtype=torch.float32) / max_value
+            sr = self._run_net(to_model_space(x, model_channels))
+            chroma = imresize(x, self.scale) if sr.shape[1] < channels else None
+            sr = to_image_space(sr, channels, chroma)
+            return torch.floor(sr.clamp(0, 1) * max_value + 0.5).to(torch.int32).to(out_dtype).cpu()
+
+        return fn
+
+    def alpha_fn(self, max_value: int) -> Callable:
+        """Tile function for alpha: the protocol's bicubic, rounded to the input's integer grid."""
+        out_dtype = torch.uint8 if max_value == 255 else torch.uint16
+
+        def fn(tile: torch.Tensor) -> torch.Tensor:
+            x = tile.to(device=self.device, dtype=torch.float32) / max_value
+            a = imresize(x, self.scale)
+            return torch.floor(a.clamp(0, 1) * max_value + 0.5).to(torch.int32).to(out_dtype).cpu()
+
+        return fn
+
+    def upscale(self, image):
+        """``ImageData`` -> ``(s*H, s*W, C[+1])`` array of the input's dtype (alpha last)."""
+        s, c = self.scale, image.channels
+        total = c + (image.alpha is not None)
+        out = np.empty((image.height * s, image.width * s, total), dtype=image.pixels.dtype)
+        out_view = torch.from_numpy(out).permute(2, 0, 1)[
+            None
+        ]  # (1, C_total, sH, sW), shares memory
+        colour = torch.from_numpy(image.pixels).permute(2, 0, 1)[None]  # (1, C, H, W) integer view
+        with torch.inference_mode():
+            tiled_forward(
+                self.colour_fn(c, image.max_value),
+                colour,
+                s,
+                self.tile,
+                self.tile_overlap,
+                out=out_view[:, :c],
+            )
+            if image.alpha is not None:
+                alpha = torch.from_numpy(image.alpha)[None, None]
+                tiled_forward(
+                    self.alpha_fn(image.max_value),
+                    alpha,
+                    s,
+                    self.tile,
+                    self.tile_overlap,
+                    out=out_view[:, c:],
+                )
+        return out

@@ -182,6 +182,9 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point (``python -m srlab.evaluate`` / ``srlab-evaluate``)."""
+    from srlab.cli.app import prepare
+
+    prepare("evaluate")  # --help, one vocabulary, one-line errors for typos (before heavy imports)
     _hydra_main()
 
 

@@ -76,6 +76,9 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point (``python -m srlab.export``)."""
+    from srlab.cli.app import prepare
+
+    prepare("export")  # --help, one vocabulary, one-line errors for typos (before heavy imports)
     _hydra_main()
 
 

@@ -58,23 +58,39 @@ class InferInputsError(SrlabError):
 
 @dataclass
 class InferStats:
-    """Totals of one run: images, seconds of upscaling (decode/encode excluded), pixels; the
-    inputs that could not be read (``(path, message)``) and those skipped by ``existing=skip``."""
+    """Totals of one run: images, wall-clock seconds of the whole loop (decode, upscale, encode)
+    and of the upscaling alone, pixels; the inputs that could not be read (``(path, message)``)
+    and those skipped by ``existing=skip``."""
 
     images: int = 0
     seconds: float = 0.0
+    wall_seconds: float = 0.0
     input_pixels: int = 0
     output_pixels: int = 0
     failed: list[tuple[Path, str]] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
 
     def summary(self) -> str:
-        ips = self.images / self.seconds if self.seconds else float("nan")
-        mps = self.output_pixels / 1e6 / self.seconds if self.seconds else float("nan")
+        if not self.images:
+            return f"no image upscaled ({self.wall_seconds:.2f} s)"
+        mps = self.output_pixels / 1e6 / self.seconds if self.seconds else float("inf")
         return (
-            f"{self.images} image(s) in {self.seconds:.2f} s: {ips:.2f} images/s, "
-            f"{mps:.2f} output MP/s ({self.input_pixels / 1e6:.2f} input MP)"
+            f"{self.images} image(s) in {self.wall_seconds:.2f} s "
+            f"({self.images / self.wall_seconds:.2f} images/s with decoding and writing); "
+            f"upscaling {self.seconds:.2f} s, {mps:.2f} output MP/s "
+            f"({self.input_pixels / 1e6:.2f} input MP)"
         )
+
+
+def _tiles_of(upscaler, path: Path) -> int:
+    """Tiles of the image at ``path`` (from its header; 1 if the header cannot be read)."""
+    from srlab.data.imageio import image_size
+    from srlab.errors import ImageReadError
+
+    try:
+        return upscaler.tiles(*image_size(path))
+    except ImageReadError:
+        return 1
 
 
 def infer(cfg: DictConfig) -> InferStats:
@@ -125,16 +141,16 @@ def infer(cfg: DictConfig) -> InferStats:
     device = pick_device(cfg.get("device", "auto"))
     scale = cfg.get("scale")
     model = load_model(cfg.ckpt, scale=None if scale is None else int(scale), device=device)
+    overlap = cfg.get("tile_overlap")
     upscaler = Upscaler(
-        model, device, cfg.get("half", False), tile, int(cfg.get("tile_overlap", 16))
+        model, device, cfg.get("half", False), tile, None if overlap is None else int(overlap)
     )
     log.info(
-        "model: %s on %s%s; tiles of %s LR px (overlap %d)",
+        "model: %s on %s%s; tiles of %s LR px",
         model.describe(),
         device,
         " (float16)" if upscaler.half else "",
         tile or "whole-image",
-        upscaler.tile_overlap,
     )
     if model.in_channels == 1:
         log.info("colour: Y upscaled by the model, Cb/Cr by bicubic (BT.601)")
@@ -146,6 +162,7 @@ def infer(cfg: DictConfig) -> InferStats:
             action,
             existing,
         )
+    created = not output_dir.exists()
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -154,21 +171,26 @@ def infer(cfg: DictConfig) -> InferStats:
     stats = InferStats()
     alpha_noted = False
     present_set = set(present)
+    todo = [(src, dst) for src, dst in zip(inputs, outputs, strict=True)]
+    # Progress counts tiles (a large image is many of them), from the files' headers.
+    total_tiles = sum(_tiles_of(upscaler, src) for src, _ in todo)
+    wall_start = time.perf_counter()
     with (
         logging_redirect_tqdm(),
-        tqdm(total=len(inputs), unit="img", desc="upscaling", file=sys.stderr) as bar,
+        tqdm(total=total_tiles, unit="tile", desc="upscaling", file=sys.stderr) as bar,
     ):
-        for src, dst in zip(inputs, outputs, strict=True):
+        for src, dst in todo:
+            tiles = _tiles_of(upscaler, src)
             if existing == "skip" and dst in present_set:
                 stats.skipped.append(src)
-                bar.update(1)
+                bar.update(tiles)
                 continue
             try:
                 image = read_image_file(src)
             except ImageReadError as e:  # the message names the file
                 log.error("skipping %s", e)
                 stats.failed.append((src, str(e)))
-                bar.update(1)
+                bar.update(tiles)
                 continue
             if image.alpha is not None and not alpha_noted:
                 log.info(
@@ -178,7 +200,15 @@ def infer(cfg: DictConfig) -> InferStats:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
-            out = upscaler.upscale(image)
+            done = 0
+
+            def advance() -> None:
+                nonlocal done
+                done += 1
+                bar.update(1)
+
+            out = upscaler.upscale(image, on_tile=advance)
+            bar.update(max(0, tiles - done))  # a header that disagreed with the decoded size
             if device.type == "cuda":
                 torch.cuda.synchronize()
             stats.seconds += time.perf_counter() - start
@@ -195,9 +225,12 @@ def infer(cfg: DictConfig) -> InferStats:
             log.info(
                 "%s (%s) -> %s (%dx%d)", src.name, image.describe(), dst, out.shape[1], out.shape[0]
             )
-            bar.update(1)
+    stats.wall_seconds = time.perf_counter() - wall_start
+    if created and not any(output_dir.iterdir()):
+        output_dir.rmdir()  # nothing was written: leave no empty folder behind
     skipped = f"; {len(stats.skipped)} skipped (existing=skip)" if stats.skipped else ""
-    print(f"[srlab] infer: {stats.summary()}{skipped}; outputs in {output_dir}", flush=True)
+    where = f"outputs in {output_dir}" if stats.images else "nothing written"
+    print(f"[srlab] infer: {stats.summary()}{skipped}; {where}", flush=True)
     if stats.failed:
         names = [p.name for p, _ in stats.failed]
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
@@ -223,6 +256,9 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point (``python -m srlab.infer`` / ``srlab-infer``)."""
+    from srlab.cli.app import prepare
+
+    prepare("infer")  # --help, one vocabulary, one-line errors for typos (before heavy imports)
     _hydra_main()
 
 

@@ -13,7 +13,7 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from srlab.cli.checks import check_group_choices, validate_train_config
+from srlab.cli.checks import validate_train_config
 from srlab.cli.config import CONFIG_DIR
 from srlab.errors import user_errors
 
@@ -34,6 +34,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from srlab.training.callbacks.checkpoint import AtomicCheckpointIO
     from srlab.utils.distributed import check_launch
     from srlab.utils.instantiate import instantiate_callbacks, instantiate_loggers
+    from srlab.utils.logs import quiet_library_output
+
+    quiet_library_output()
 
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -90,7 +93,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 # ---------------------------------------------------------------------------- resume
 def _resume_checkpoint(cfg: DictConfig, run_dir: str) -> str | None:
-    """The checkpoint to continue from (``ckpt_path=…`` or ``resume=auto``), with loggers set up
+    """The checkpoint to continue from (``ckpt=…`` or ``resume=auto``), with loggers set up
     to continue too: the W&B run id recorded by the resumed run, CSV metrics in a new sub-folder.
     """
     import torch
@@ -98,7 +101,7 @@ def _resume_checkpoint(cfg: DictConfig, run_dir: str) -> str | None:
 
     from srlab.training.resume import LAST_CKPT, latest_resumable_run, read_wandb_id
 
-    ckpt_path, resumed_run = cfg.get("ckpt_path"), None
+    ckpt_path, resumed_run = cfg.get("ckpt"), None
     if ckpt_path is None and cfg.get("resume") == "auto":
         resumed_run = latest_resumable_run(cfg.paths.experiments_dir, cfg.experiment_name)
         if resumed_run is None:
@@ -203,8 +206,9 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 def main() -> None:
     """Console entry point (``python -m srlab.train`` / ``srlab-train``)."""
-    with user_errors():  # unknown model=/data=/… options: one line listing the valid ones
-        check_group_choices(sys.argv[1:])
+    from srlab.cli.app import prepare
+
+    prepare("train")  # --help, one vocabulary, one-line errors for typos (before heavy imports)
     _hydra_main()
 
 

@@ -50,7 +50,7 @@ BAD_VALUES = [
     (["trainer.max_steps=0"], "trainer.max_steps=0: must be an integer >= 1 (or -1: no limit)"),
     (
         ["resume=yes"],
-        "resume=yes: must be 'auto' or null (use ckpt_path=PATH to resume a given checkpoint)",
+        "resume=yes: must be 'auto' or null (use ckpt=PATH to resume a given checkpoint)",
     ),
     (
         ["callbacks.periodic_checkpoint.every_n_train_steps=0"],
@@ -87,11 +87,11 @@ def test_required_value_not_set_names_the_key(tmp_path):
     )
 
 
-def test_missing_checkpoint_for_ckpt_path(tmp_path, image_dirs):
+def test_missing_checkpoint_for_ckpt(tmp_path, image_dirs):
     path = tmp_path / "nope.ckpt"
     with pytest.raises(ConfigError) as info:
-        _validate(image_dirs, tmp_path, f"ckpt_path={path}")
-    assert str(info.value) == f"ckpt_path={path}: no such checkpoint file"
+        _validate(image_dirs, tmp_path, f"ckpt={path}")
+    assert str(info.value) == f"ckpt={path}: no such checkpoint file"
 
 
 @pytest.mark.parametrize("group", ["model", "data", "degradation", "experiment"])
@@ -116,12 +116,21 @@ def test_group_choices_accept_valid_options_sweeps_and_deletions():
     valid = ", ".join(group_options("model"))  # every conf/model/*.yaml, sorted
     assert valid.startswith("bicubic, ") and "srcnn" in valid.split(", ")
     with pytest.raises(
-        ConfigError, match=re.escape(f"unknown model 'srcnx' (model=srcnx); valid: {valid}")
+        ConfigError,
+        match=re.escape(f"unknown model 'srcnx' (model=srcnx); did you mean srcnn? valid: {valid}"),
     ):
         check_group_choices(["-m", "model=srcnn,srcnx"])
-    check_group_choices(
-        ["--config-dir=/elsewhere", "model=my_own"]
-    )  # other search path: Hydra decides
+
+
+def test_group_choices_include_the_users_config_dirs(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "my_own.yaml").write_text("_target_: x\n")
+    check_group_choices([f"--config-dir={tmp_path}", "model=my_own"])
+    check_group_choices([f"hydra.searchpath=[file://{tmp_path}]", "model=my_own"])
+    with pytest.raises(ConfigError, match="unknown model 'my_owm'.*did you mean my_own"):
+        check_group_choices(["--config-dir", str(tmp_path), "model=my_owm"])
+    with pytest.raises(ConfigError, match="no such folder"):
+        check_group_choices(["--config-dir=/elsewhere", "model=my_own"])
 
 
 def _cli(args, cwd):
@@ -133,7 +142,8 @@ def test_cli_unknown_model_is_one_line(tmp_path):
     assert proc.returncode == 2
     valid = ", ".join(group_options("model"))
     assert (
-        proc.stderr.strip() == f"srlab: error: unknown model 'srcnx' (model=srcnx); valid: {valid}"
+        proc.stderr.strip()
+        == f"srlab: error: unknown model 'srcnx' (model=srcnx); did you mean srcnn? valid: {valid}"
     )
 
 

@@ -12,6 +12,7 @@ status 2 by the entry points):
 
 from __future__ import annotations
 
+import difflib
 import numbers
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,34 +23,68 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from srlab.cli.config import CONFIG_DIR
 from srlab.errors import ConfigError
 
-# Command-line flags that add config search paths: other group options may exist there.
-_SEARCH_PATH_FLAGS = ("--config-dir", "-cd", "--config-path", "-cp", "hydra.searchpath")
+
+def search_path_dirs(args: Iterable[str]) -> list[str]:
+    """Config directories a command line adds to Hydra's search path: ``--config-dir DIR`` /
+    ``-cd DIR`` / ``--config-dir=DIR`` and ``hydra.searchpath=[file://DIR,…]`` (a user's own
+    configs: extra model/data/… options, or overrides of srlab's)."""
+    args = list(args)
+    dirs = []
+    for i, arg in enumerate(args):
+        if arg in ("--config-dir", "-cd") and i + 1 < len(args):
+            dirs.append(args[i + 1])
+        elif arg.startswith("--config-dir="):
+            dirs.append(arg.split("=", 1)[1])
+        elif arg.lstrip("+").startswith("hydra.searchpath="):
+            value = arg.split("=", 1)[1].strip("[]")
+            dirs += [v.strip().removeprefix("file://") for v in value.split(",") if v.strip()]
+    folders = [Path(d).expanduser().resolve() for d in dirs]
+    for folder in folders:
+        if not folder.is_dir():
+            raise ConfigError(
+                f"config directory {folder} (--config-dir / hydra.searchpath): no such folder"
+            )
+    return [str(f) for f in folders]
 
 
-def group_options(group: str, config_dir: str | Path = CONFIG_DIR) -> list[str]:
-    """Option names of a config group: the ``*.yaml`` files under ``conf/<group>/``."""
-    folder = Path(config_dir) / group
-    return sorted(str(p.relative_to(folder).with_suffix("")) for p in folder.rglob("*.yaml"))
+def group_options(
+    group: str, config_dir: str | Path = CONFIG_DIR, extra_dirs: Iterable[str] = ()
+) -> list[str]:
+    """Option names of a config group: the ``*.yaml`` files under ``<dir>/<group>/`` of srlab's
+    config directory and of the user's ones."""
+    names = set()
+    for root in (config_dir, *extra_dirs):
+        folder = Path(root) / group
+        if folder.is_dir():
+            names |= {str(p.relative_to(folder).with_suffix("")) for p in folder.rglob("*.yaml")}
+    return sorted(names)
 
 
-def config_groups(config_dir: str | Path = CONFIG_DIR) -> list[str]:
-    """Top-level config groups (sub-folders of ``conf/``), Hydra's own ``hydra`` group excluded."""
-    return sorted(p.name for p in Path(config_dir).iterdir() if p.is_dir() and p.name != "hydra")
+def config_groups(config_dir: str | Path = CONFIG_DIR, extra_dirs: Iterable[str] = ()) -> list[str]:
+    """Top-level config groups (sub-folders of the config directories), ``hydra`` excluded."""
+    names = set()
+    for root in (config_dir, *extra_dirs):
+        if Path(root).is_dir():
+            names |= {p.name for p in Path(root).iterdir() if p.is_dir() and p.name != "hydra"}
+    return sorted(names)
 
 
-def check_group_choices(overrides: Iterable[str], config_dir: str | Path = CONFIG_DIR) -> None:
+def check_group_choices(
+    overrides: Iterable[str], config_dir: str | Path = CONFIG_DIR, config_name: str = "train"
+) -> None:
     """Raise ConfigError for ``group=option`` overrides naming an option that does not exist.
 
     Sweeps (``model=srcnn,fsrcnn``, ``choice(…)``) are checked option by option; deletions and
-    ``null`` are fine. Skipped when extra config search paths are given.
+    ``null`` are fine. Options of the user's config directories (:func:`search_path_dirs`) count.
     """
     args = list(overrides)
-    if any(a.lstrip("+").startswith(flag) for a in args for flag in _SEARCH_PATH_FLAGS):
-        return
+    extra = search_path_dirs(args)
+    if any(a.lstrip("+").startswith("hydra.searchpath=") and "pkg://" in a for a in args):
+        return  # options inside a package cannot be listed here; Hydra checks them
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import OverrideParseException
 
-    groups = set(config_groups(config_dir))
+    groups = set(config_groups(config_dir, extra))
     candidates = [
         a
         for a in args
@@ -62,7 +97,7 @@ def check_group_choices(overrides: Iterable[str], config_dir: str | Path = CONFI
     except OverrideParseException:
         return  # let Hydra report syntax errors
     for override in parsed:
-        group = override.key_or_group
+        group = override.key_or_group.split("@")[0]
         if override.is_delete() or group not in groups:
             continue
         values = (
@@ -70,12 +105,14 @@ def check_group_choices(overrides: Iterable[str], config_dir: str | Path = CONFI
             if override.is_sweep_override()
             else [override.value()]
         )
-        valid = group_options(group, config_dir)
+        valid = group_options(group, config_dir, extra)
         for value in values:
             if value is None or str(value) in ("null", "None") or str(value) in valid:
                 continue
+            close = difflib.get_close_matches(str(value), valid, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
             raise ConfigError(
-                f"unknown {group} {str(value)!r} ({group}={value}); valid: {', '.join(valid)}"
+                f"unknown {group} {str(value)!r} ({group}={value}); {hint}valid: {', '.join(valid)}"
             )
 
 
@@ -162,11 +199,11 @@ def validate_train_config(cfg: DictConfig) -> None:
     resume = cfg.get("resume")
     if resume not in (None, False, "auto"):
         raise ConfigError(
-            f"resume={resume}: must be 'auto' or null (use ckpt_path=PATH to resume a given checkpoint)"
+            f"resume={resume}: must be 'auto' or null (use ckpt=PATH to resume a given checkpoint)"
         )
-    ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path is not None and not Path(str(ckpt_path)).expanduser().is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path}: no such checkpoint file")
+    ckpt = cfg.get("ckpt")
+    if ckpt is not None and not Path(str(ckpt)).expanduser().is_file():
+        raise ConfigError(f"ckpt={ckpt}: no such checkpoint file")
 
     every = _select(cfg, "callbacks.periodic_checkpoint.every_n_train_steps")
     if every is not None and (not _is_int(every) or every < 1):

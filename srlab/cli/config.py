@@ -48,6 +48,8 @@ def _register() -> None:
         "srlab.run_group": run_names.sweep_group,
         "srlab.run_name": run_names.run_name,
         "srlab.run_tags": run_names.run_tags,
+        # Multirun job folders: <num>_<experiment>_<swept values> (conf/hydra/default.yaml).
+        "srlab.job_dir": run_names.job_dir_name,
         # DDP devices/nodes from torchrun or SLURM (conf/trainer/ddp.yaml).
         "srlab.ddp_devices": distributed.ddp_devices,
         "srlab.ddp_num_nodes": distributed.ddp_num_nodes,

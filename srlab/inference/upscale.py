@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from srlab.degradations.resize import imresize
-from srlab.inference.tiling import tiled_forward
+from srlab.inference.tiling import receptive_radius, tile_spans, tiled_forward
 from srlab.protocol.colour import to_image_space, to_model_space
 
 log = logging.getLogger("srlab.infer")
@@ -31,11 +31,18 @@ class Upscaler:
         device: where tiles are computed.
         half: run the network in float16 (CUDA only; colour conversions stay float32).
         tile: LR tile size in pixels (``0``/``None`` = whole image at once).
-        tile_overlap: LR pixels of context around each tile.
+        tile_overlap: LR pixels of context around each tile; ``None`` = the network's receptive
+            radius (:func:`~srlab.inference.tiling.receptive_radius`, measured on first use), so
+            tiled output equals whole-image output.
     """
 
     def __init__(
-        self, model, device, half: bool = False, tile: int | None = 256, tile_overlap: int = 16
+        self,
+        model,
+        device,
+        half: bool = False,
+        tile: int | None = 256,
+        tile_overlap: int | None = None,
     ):
         self.model = model
         self.device = torch.device(device)
@@ -48,7 +55,7 @@ class Upscaler:
             self.net = self.net.half()
         self.scale = int(model.scale)
         self.tile = int(tile) if tile else None
-        self.tile_overlap = int(tile_overlap)
+        self._overlap = None if tile_overlap is None else int(tile_overlap)
 
     def _run_net(self, x):
         if self.half:
@@ -84,9 +91,34 @@ class Upscaler:
 
         return fn
 
-    def upscale(self, image):
-        """``ImageData`` -> ``(s*H, s*W, C[+1])`` array of the input's dtype (alpha last)."""
+    @property
+    def tile_overlap(self) -> int:
+        """LR pixels of context per tile (measured from the network when not given)."""
+        if self._overlap is None:
+            radius = receptive_radius(self.net, self.model.in_channels)
+            if radius is None:
+                radius = 64
+                log.warning(
+                    "%s depends on more than 256 LR pixels around each output pixel: tiles use "
+                    "%d px of context and may differ slightly from tile=0 (whole images)",
+                    self.model.describe(),
+                    radius,
+                )
+            self._overlap = radius
+            log.info("tile overlap: %d LR px (the network's receptive radius)", radius)
+        return self._overlap
+
+    def tiles(self, height: int, width: int) -> int:
+        """How many tiles an ``height x width`` LR image is processed in (per colour/alpha pass)."""
+        return len(tile_spans(height, self.tile, 0)) * len(tile_spans(width, self.tile, 0))
+
+    def upscale(self, image, on_tile: Callable[[], None] | None = None):
+        """``ImageData`` -> ``(s*H, s*W, C[+1])`` array of the input's dtype (alpha last).
+
+        ``on_tile`` is called after each tile (progress reporting).
+        """
         s, c = self.scale, image.channels
+        overlap = self.tile_overlap if self.tiles(image.height, image.width) > 1 else 0
         total = c + (image.alpha is not None)
         out = np.empty((image.height * s, image.width * s, total), dtype=image.pixels.dtype)
         out_view = torch.from_numpy(out).permute(2, 0, 1)[
@@ -99,8 +131,9 @@ class Upscaler:
                 colour,
                 s,
                 self.tile,
-                self.tile_overlap,
+                overlap,
                 out=out_view[:, :c],
+                on_tile=on_tile,
             )
             if image.alpha is not None:
                 alpha = torch.from_numpy(image.alpha)[None, None]
@@ -109,7 +142,7 @@ class Upscaler:
                     alpha,
                     s,
                     self.tile,
-                    self.tile_overlap,
+                    overlap,
                     out=out_view[:, c:],
                 )
         return out

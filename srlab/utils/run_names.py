@@ -24,7 +24,9 @@ _NOISE_PREFIXES = (
     "hparams_search",
     "torch_threads",
     "matmul_precision",
-    "ckpt_path",
+    "ckpt",
+    "init_from",
+    "resume",
     "tags",
     "experiment_name",
     "task_name",
@@ -103,6 +105,29 @@ def run_name(model: str, scale) -> str:
     extra = key_overrides(task)
     name = f"{head} {','.join(extra)}" if extra else head
     return name if len(name) <= _MAX_NAME else name[: _MAX_NAME - 1] + "…"
+
+
+def _swept_overrides() -> list[str]:
+    """This job's values of the keys its sweep varies (``["lr=0.0003"]``), shortened."""
+    hc = _hydra_cfg()
+    if hc is None or not in_sweep():
+        return []
+    swept = swept_keys()
+    task = [o for o in hc.overrides.task if o.split("=", 1)[0].lstrip("+~") in swept]
+    values = []
+    for item in task:  # group choices (model=fsrcnn) and keys (lr=0.0003) alike
+        key, _, value = item.lstrip("+").partition("=")
+        values.append(f"{key.rsplit('.', 1)[-1]}={value}")
+    return values
+
+
+def job_dir_name(experiment_name: str) -> str:
+    """Folder of a multirun job (after its number): the experiment name, then the values this job
+    takes of the swept keys, so ``0_…_lr=0.0003`` and ``1_…_lr=0.001`` say what differs."""
+    parts = [str(experiment_name), *_swept_overrides()]
+    name = "_".join(parts)
+    name = "".join(c if c.isalnum() or c in "=._-,+" else "-" for c in name)
+    return name if len(name) <= _MAX_NAME else name[:_MAX_NAME]
 
 
 def run_tags(tags) -> list[str]:

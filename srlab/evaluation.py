@@ -84,6 +84,7 @@ def evaluate_source(
     round_y: bool = False,
     model_name: str = "model",
     dataset: str | None = None,
+    on_image: Callable[[dict], None] | None = None,
 ) -> EvalResult:
     """Score ``net`` on every image of ``source`` at ``scale`` (see the module doc).
 
@@ -97,6 +98,10 @@ def evaluate_source(
         seed: base seed of the per-image degradation generators.
         round_y: round Y to integers before scoring (MATLAB ``rgb2ycbcr`` variant).
         model_name, dataset: labels of the result.
+        on_image: called once per image, after the SR image is computed and before it is scored,
+            with ``{"index": int, "name": str, "hr": (1, C, H, W) image space in [0, 1] (mod-cropped),
+            "lr": (1, C, H/s, W/s) image space, "sr": (1, in_channels, H, W) model space, float32}``
+            (all on ``device``), e.g. to save the outputs without a second copy of the protocol.
     """
     from srlab.degradations.base import BicubicDegradation
     from srlab.lit_module import to_model_space
@@ -126,6 +131,8 @@ def evaluate_source(
                 f"{tuple(lr.shape[-2:])} input; expected {tuple(hr.shape[-2:])} "
                 f"(is the model's scale {scale}?)"
             )
+        if on_image is not None:
+            on_image({"index": index, "name": source.name(index), "hr": hr, "lr": lr, "sr": sr})
         per_image.append(
             {
                 "name": source.name(index),

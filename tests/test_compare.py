@@ -221,6 +221,52 @@ def test_latex_table_is_well_formed_escapes_names_and_marks_the_best():
     assert "2000 resamples" in tex and "seed 0" in tex and r"95\%" in tex
 
 
+def test_latex_table_compiles_with_pdflatex(tmp_path):
+    """Where a TeX installation exists, the table (with every special character in a name)
+    compiles in a minimal document with booktabs."""
+    import shutil
+    import subprocess
+
+    from srlab.comparison.tables import latex_table
+
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        pytest.skip("pdflatex not installed (apt-get install texlive-latex-recommended)")
+    (tmp_path / "table.tex").write_text(latex_table(_hand_comparison()))
+    (tmp_path / "doc.tex").write_text(
+        "\\documentclass{article}\n\\usepackage[margin=1cm,landscape]{geometry}\n"
+        "\\usepackage{booktabs}\n\\begin{document}\n\\input{table.tex}\n\\end{document}\n"
+    )
+    proc = subprocess.run(
+        [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 1000
+
+
+def test_viewer_data_cannot_end_its_script_element(tmp_path):
+    """A label with "</script>" stays inside the inline JSON (escaped), and reads back intact."""
+    from srlab.comparison.viewer import write_viewer
+
+    cmp = _hand_comparison()
+    evil = "net</script><script>alert(1)</script>"
+    cmp.models[1] = evil
+    for g in cmp.sets:
+        if evil not in g.scores:  # both sets share one scores dict
+            g.scores[evil] = g.scores.pop("my_net 50% & #1 {x}~^\\")
+        for name in g.images:
+            g.sizes[name] = (8, 8)
+            g.files[name] = {"HR": "images/x.png"}
+    html = write_viewer(tmp_path, cmp).read_text()
+    assert "</script><script>alert" not in html
+    blob = re.search(r'id="srlab-data">(.*?)</script>', html, re.S).group(1)
+    assert json.loads(blob)["comparison"]["models"][1] == evil
+
+
 def test_markdown_and_csv_tables(tmp_path):
     import csv
 

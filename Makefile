@@ -23,6 +23,17 @@ install: $(STAMP) ## create .venv and install srlab with its dev extras (idempot
 train: install ## train SRCNN x3 on the bundled sample images (CPU, a few minutes); checkpoint under experiments/
 	$(PY) -m srlab.train experiment=quickstart $(ARGS)
 
+# Debian's Chromium for the viewer's browser test (tests/test_viewer_browser.py skips without it).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser: ## install Chromium (Debian package) for the HTML viewer's browser test, if missing
+	@if [ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null 2>&1; then \
+		echo "chromium present: $$(command -v chromium || echo $(CHROMIUM))"; \
+	else \
+		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; \
+	fi
+
 test: install ## run the test suite (slow tests excluded; `make test-slow` for those)
 	$(PY) -m pytest -q $(ARGS)
 
@@ -41,4 +52,4 @@ clean: ## remove caches and build artefacts (keeps .venv and experiments/)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
 
-.PHONY: help install train test test-slow lint format clean
+.PHONY: help install train browser test test-slow lint format clean

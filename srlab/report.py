@@ -7,7 +7,11 @@ Collects every run of a Hydra multirun (grid or Optuna) — each directory under
   runs (the common ones are listed above the table), best val PSNR and the SSIM of that validation,
   bicubic PSNR, the step of the best validation, steps run, wall time and the best checkpoint path;
   plus Optuna's best trial when ``optimization_results.yaml`` is there;
-* ``val_psnr.png``: validation PSNR against training step, one line per run.
+* ``val_psnr.png``: validation PSNR against training step, one line per run;
+* with runs repeated over ``seed=``: a "Seed groups" table in ``report.md`` (runs whose overrides
+  differ only by the seed: n, mean ± std of the best val PSNR/SSIM; :mod:`srlab.comparison.seeds`);
+* ``report.html``: the viewer's training view (:mod:`srlab.comparison.viewer`): each group's mean
+  validation PSNR and ±1 std band against step or wall time.
 
 Per-run metrics come from ``metrics.jsonl``/``summary.json`` (written by
 :class:`srlab.training.callbacks.metrics_log.MetricsLog`, any logger) or, failing that, from a CSV logger's
@@ -24,8 +28,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from srlab.comparison.seeds import group_runs, has_seeds, markdown_groups, training_json
+from srlab.comparison.viewer import write_viewer
+
 PLOT_NAME = "val_psnr.png"
 REPORT_NAME = "report.md"
+HTML_NAME = "report.html"
 
 
 @dataclass
@@ -35,6 +43,7 @@ class Run:
     path: Path
     overrides: list[str]
     history: list[tuple[int, float]] = field(default_factory=list)  # (step, val/psnr)
+    wall: list[tuple[int, float]] = field(default_factory=list)  # (step, wall_s) of each validation
     best_psnr: float | None = None
     best_ssim: float | None = None
     best_step: int | None = None
@@ -85,6 +94,11 @@ def _read_jsonl(run: Run, path: Path) -> None:
         if rec.get("val/psnr_bicubic") is not None:
             run.bicubic_psnr = _number(rec["val/psnr_bicubic"])
     run.history = [(step, rec["val/psnr"]) for step, rec in sorted(scored.items())]
+    run.wall = [
+        (step, float(rec["wall_s"]))
+        for step, rec in sorted(scored.items())
+        if rec.get("wall_s") is not None
+    ]
     if scored:
         best = max(scored.values(), key=lambda rec: rec["val/psnr"])
         run.best_psnr, run.best_ssim, run.best_step = (
@@ -237,6 +251,8 @@ def markdown(runs: list[Run], sweep_dir: Path) -> str:
             _relative(run.checkpoint, sweep_dir),
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if has_seeds(runs):  # runs repeated over seeds: one row per group, mean ± std and n
+        lines += ["", markdown_groups(group_runs(runs), _fmt_time).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -290,6 +306,14 @@ def report(
     md_path = out / REPORT_NAME
     md_path.write_text(markdown(runs, sweep_dir))
     png_path = plot(runs, out / PLOT_NAME, f"validation PSNR — {sweep_dir}")
+    # The viewer's training view: seed groups against step and wall time (srlab.comparison).
+    write_viewer(
+        out,
+        None,
+        training_json(group_runs(runs)),
+        title=f"srlab sweep report: {sweep_dir}",
+        filename=HTML_NAME,
+    )
     return md_path, png_path, runs
 
 
@@ -310,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     with user_errors():
         md_path, png_path, _ = report(args.sweep_dir, args.out)
     sys.stdout.write(md_path.read_text())
-    print(f"\nwrote {md_path} and {png_path}")
+    print(f"\nwrote {md_path}, {png_path} and {md_path.with_name(HTML_NAME)}")
 
 
 if __name__ == "__main__":

@@ -151,3 +151,12 @@ def shared_data() -> Path:
             f"shared benchmark data not found at {SHARED_DATA} (CI has it; set SRLAB_SHARED_DATA)"
         )
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def compare_run(tmp_path_factory) -> dict:
+    """``python -m srlab.compare`` run once per session on generated images (two hand-made
+    checkpoints and bicubic, a fake seed sweep for the training view); see tests/test_compare.py."""
+    from tests.test_compare import run_compare_cli
+
+    return run_compare_cli(tmp_path_factory.mktemp("compare"))

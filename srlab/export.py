@@ -1,5 +1,8 @@
 """Export a trained model for deployment:
-``python -m srlab.export ckpt=PATH_OR_NAME format=onnx|torchscript [output=FILE]``.
+``python -m srlab.export ckpt=PATH_OR_NAME format=onnx|torchscript|safetensors [output=FILE]``.
+
+``format=safetensors`` writes the weights with srlab's metadata (:mod:`srlab.interop.safetensors`);
+it is verified by loading it through spandrel's ``ModelLoader`` with srlab's extension installed.
 
 The exported graph is the network itself, ``lr (N, C, H, W) -> sr (N, C, s*H, s*W)`` float32 in
 the model's colour space (C = 1: BT.601 Y in [16/255, 235/255] for Y models, see
@@ -31,7 +34,7 @@ from srlab.errors import ConfigError, SrlabError, user_errors
 
 log = logging.getLogger("srlab.export")
 
-FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+FORMATS = {"onnx": ".onnx", "torchscript": ".pt", "safetensors": ".safetensors"}
 # Traced at this LR size; verified at VERIFY_SIZES (different H != W, so a frozen or
 # transposed size shows up).
 TRACE_SIZE = (24, 20)
@@ -95,6 +98,10 @@ def run_exported(path: Path, fmt: str, lr):
     """Run an exported file on ``lr (N, C, H, W)`` float32 (CPU) -> numpy ``sr``."""
     import torch
 
+    if fmt == "safetensors":  # reloaded as spandrel-based tools do (srlab.interop.safetensors)
+        from srlab.interop.safetensors import run_safetensors
+
+        return run_safetensors(path, lr)
     if fmt == "onnx":
         import onnxruntime as ort
 
@@ -165,9 +172,14 @@ def export(cfg: DictConfig) -> Path:
     with torch.inference_mode(False), torch.no_grad():
         if fmt == "onnx":
             export_onnx(model, out, int(cfg.get("opset", 17)))
+        elif fmt == "safetensors":
+            from srlab.interop.safetensors import export_safetensors
+
+            export_safetensors(model, out)
         else:
             export_torchscript(model, out)
-    message = f"[srlab] export: {model.describe()} -> {out} ({fmt}, dynamic batch/height/width"
+    dynamic = ", dynamic batch/height/width" if fmt != "safetensors" else ""
+    message = f"[srlab] export: {model.describe()} -> {out} ({fmt}{dynamic}"
     if cfg.get("verify", True):
         worst = verify_export(model, out, fmt, float(cfg.get("atol", 1e-4)))
         message += f"; verified on {len(VERIFY_SIZES)} sizes, max |diff| {worst:.1e}"

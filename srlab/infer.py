@@ -113,6 +113,9 @@ class Upscaler:
 
         self.model = model
         self.device = torch.device(device)
+        if half and not getattr(model.net, "supports_half", True):  # spandrel's descriptor says so
+            log.warning("%s does not support float16; running in float32", model.describe())
+            half = False
         self.half = bool(half) and self.device.type == "cuda"
         if half and not self.half:
             log.warning("half=true needs a CUDA device; running in float32 on %s", self.device)
@@ -355,9 +358,9 @@ def infer(cfg: DictConfig) -> InferStats:
         )
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
-    tile = cfg.get("tile")
-    if tile is not None and int(tile) < 0:
-        raise ConfigError(f"tile must be >= 0 (0 = no tiling), got {tile}")
+    from srlab.interop.spandrel import resolve_tiling
+
+    resolve_tiling(None, cfg.get("tile"), cfg.get("tile_overlap"))  # bad values fail before loading
     inputs = list_inputs(cfg.input)
     outputs = output_paths(inputs, Path(str(cfg.output)))
     output_dir = outputs[0].parent
@@ -371,9 +374,9 @@ def infer(cfg: DictConfig) -> InferStats:
     device = pick_device(cfg.get("device", "auto"))
     scale = cfg.get("scale")
     model = load_model(cfg.ckpt, scale=None if scale is None else int(scale), device=device)
-    upscaler = Upscaler(
-        model, device, cfg.get("half", False), tile, int(cfg.get("tile_overlap", 16))
-    )
+    # tile=auto / tile_overlap=auto: the model's defaults (spandrel's tiling hint, window size).
+    tile, overlap = resolve_tiling(model.net, cfg.get("tile"), cfg.get("tile_overlap", "auto"))
+    upscaler = Upscaler(model, device, cfg.get("half", False), tile, overlap)
     log.info(
         "model: %s on %s%s; tiles of %s LR px (overlap %d)",
         model.describe(),

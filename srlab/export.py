@@ -47,7 +47,7 @@ def _metadata(model) -> dict[str, str]:
         "srlab.in_channels": str(model.in_channels),
         "srlab.colour": "Y (BT.601, [16/255, 235/255])" if model.in_channels == 1 else "RGB [0, 1]",
         "srlab.source": str(model.name),
-        "srlab.architecture": type(model.net).__name__,
+        "srlab.architecture": model.meta.get("arch_label") or type(model.net).__name__,
         "srlab.net_config": json.dumps(model.meta.get("net_config") or {}),
     }
 

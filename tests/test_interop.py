@@ -502,6 +502,52 @@ def test_extension_detects_srlab_files_first_and_leaves_spandrels_own_alone(comm
     )
 
 
+def test_legacy_pickle_and_srlab_file_without_header_load(community, tmp_path):
+    """Old community files use torch's pre-zip format; an srlab export re-saved by a tool that
+    drops the header is still srlab's network (found by the extension from its tensors)."""
+    from safetensors.torch import load_file, save_file
+
+    from srlab.checkpoints import load_model
+    from srlab.export import export
+    from srlab.interop.spandrel import SpandrelNet
+    from srlab.models.fsrcnn import FSRCNN
+
+    state = torch.load(community["compact_grey"]["pth"], weights_only=True)
+    torch.save(state, tmp_path / "old.pth", _use_new_zipfile_serialization=False)
+    old = load_model(tmp_path / "old.pth")
+    assert old.meta["spandrel"]["architecture"] == "Compact" and old.in_channels == 1
+
+    torch.manual_seed(0)
+    net = FSRCNN(scale=2, in_channels=1, m=1).eval()
+    config = {"_target_": "srlab.models.fsrcnn.FSRCNN", "scale": 2, "in_channels": 1, "m": 1}
+    torch.save(
+        {
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+            "srlab": {"scale": 2, "in_channels": 1, "net_config": config},
+        },
+        tmp_path / "fsrcnn.ckpt",
+    )
+    out = export(
+        OmegaConf.create(
+            {
+                "ckpt": str(tmp_path / "fsrcnn.ckpt"),
+                "format": "safetensors",
+                "output": None,
+                "scale": None,
+                "verify": True,
+                "atol": 1e-6,
+            }
+        )
+    )
+    save_file(load_file(str(out)), str(tmp_path / "bare.safetensors"))  # no metadata
+    bare = load_model(tmp_path / "bare.safetensors")
+    assert isinstance(bare.net, FSRCNN) and not isinstance(bare.net, SpandrelNet)
+    assert bare.meta["net_config"] == {**config, "d": 56, "s": 12, "deconv_kernel": 9}
+    x = torch.rand(1, 1, 11, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(bare.net(x), net(x), rtol=0, atol=0)
+
+
 def test_tampered_header_cannot_name_a_non_srlab_class(tmp_path):
     from safetensors.torch import save_file
 

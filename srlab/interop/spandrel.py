@@ -198,7 +198,14 @@ def load_spandrel_model(
 
     registry = _registry()
     state_dict = canonicalize_state_dict(dict(state_dict))
-    support = next((a for a in registry.architectures("detection") if a.detect(state_dict)), None)
+
+    def detects(support) -> bool:
+        try:  # a detector reading shapes may trip over an unusual dict: not that architecture
+            return bool(support.detect(state_dict))
+        except Exception:
+            return False
+
+    support = next((a for a in registry.architectures("detection") if detects(a)), None)
     if support is None:
         raise CheckpointError(
             f"cannot load ckpt={path}: {not_srlab}, and spandrel {spandrel_version()} recognises "

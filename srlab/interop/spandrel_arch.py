@@ -172,8 +172,8 @@ class SrlabArch(Architecture[nn.Module]):
             config = {"scale": int(scale.reshape(-1)[0]), **self._reader(weights, state_dict)}
             with torch.device("meta"):  # shapes only: nothing allocated, nothing initialised
                 probe = model_class(self.target)(**config)
-        except (KeyError, IndexError, ValueError, TypeError, RuntimeError):
-            return None
+        except (KeyError, IndexError, AttributeError, ValueError, TypeError, RuntimeError):
+            return None  # detection never raises: not this architecture
         expected = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
         got = {k: tuple(v.shape) for k, v in weights.items() if isinstance(v, torch.Tensor)}
         return config if expected == got and len(got) == len(weights) else None

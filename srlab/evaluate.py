@@ -82,6 +82,8 @@ def _label(model) -> str:
     """Row label of a loaded model: bundled name, or ``Arch (run/ckpt)`` for a file."""
     if model.is_bicubic or model.path is None:
         return "bicubic"
+    if model.meta.get("label"):  # spandrel models: "SwinIR x2 (spandrel: <file stem>)"
+        return model.meta["label"]
     if model.meta.get("sha256"):  # bundled
         return model.name
     ckpt = model.path

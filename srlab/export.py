@@ -1,5 +1,5 @@
 """Export a trained model for deployment:
-``python -m srlab.export ckpt=PATH_OR_NAME format=onnx|torchscript [output=FILE]``.
+``python -m srlab.export ckpt=PATH_OR_NAME format=onnx|torchscript|safetensors [output=FILE]``.
 
 The formats, and the check of the written file against PyTorch (``verify=true``), are in
 :mod:`srlab.inference.exporting`.
@@ -58,9 +58,14 @@ def export(cfg: DictConfig) -> Path:
     with torch.inference_mode(False), torch.no_grad():
         if fmt == "onnx":
             export_onnx(model, out, int(cfg.get("opset", 17)))
+        elif fmt == "safetensors":
+            from srlab.interop.safetensors import export_safetensors
+
+            export_safetensors(model, out)
         else:
             export_torchscript(model, out)
-    message = f"[srlab] export: {model.describe()} -> {out} ({fmt}, dynamic batch/height/width"
+    dynamic = ", dynamic batch/height/width" if fmt != "safetensors" else ""
+    message = f"[srlab] export: {model.describe()} -> {out} ({fmt}{dynamic}"
     if cfg.get("verify", True):
         worst = verify_export(model, out, fmt, float(cfg.get("atol", 1e-4)))
         message += f"; verified on {len(VERIFY_SIZES)} sizes, max |diff| {worst:.1e}"

@@ -125,9 +125,9 @@ def infer(cfg: DictConfig) -> InferStats:
         )
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
-    tile = cfg.get("tile")
-    if tile is not None and int(tile) < 0:
-        raise ConfigError(f"tile must be >= 0 (0 = no tiling), got {tile}")
+    from srlab.interop.spandrel import resolve_tiling
+
+    resolve_tiling(None, cfg.get("tile"), cfg.get("tile_overlap"))  # bad values fail before loading
     inputs = list_inputs(cfg.input)
     outputs = output_paths(inputs, Path(str(cfg.output)))
     output_dir = outputs[0].parent
@@ -141,10 +141,10 @@ def infer(cfg: DictConfig) -> InferStats:
     device = pick_device(cfg.get("device", "auto"))
     scale = cfg.get("scale")
     model = load_model(cfg.ckpt, scale=None if scale is None else int(scale), device=device)
-    overlap = cfg.get("tile_overlap")
-    upscaler = Upscaler(
-        model, device, cfg.get("half", False), tile, None if overlap is None else int(overlap)
-    )
+    # tile=auto / tile_overlap=auto: the model's defaults (spandrel's tiling hint, window size;
+    # srlab's networks: their measured receptive radius).
+    tile, overlap = resolve_tiling(model.net, cfg.get("tile"), cfg.get("tile_overlap", "auto"))
+    upscaler = Upscaler(model, device, cfg.get("half", False), tile, overlap)
     log.info(
         "model: %s on %s%s; tiles of %s LR px",
         model.describe(),

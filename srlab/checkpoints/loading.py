@@ -80,7 +80,7 @@ class LoadedModel:
 
     def describe(self) -> str:
         colour = "Y" if self.in_channels == 1 else "RGB"
-        arch = type(self.net).__name__
+        arch = self.meta.get("arch_label") or type(self.net).__name__  # e.g. "SwinIR (spandrel)"
         where = f" from {self.path}" if self.path is not None else ""
         return f"{arch} x{self.scale} ({colour}){where}"
 
@@ -139,6 +139,7 @@ def resolve_checkpoint(spec: str | Path) -> tuple[str, Path | None, dict[str, An
         ".ckpt",
         ".pt",
         ".pth",
+        ".safetensors",
     )
     if looks_like_path:
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -234,7 +235,8 @@ def load_model(
     """Load what ``ckpt=`` names as a ready network (eval mode, on ``device``).
 
     Args:
-        spec: a ``.ckpt`` path, a run directory, a bundled name, or ``bicubic``.
+        spec: a ``.ckpt`` path, a run directory, a bundled name, or ``bicubic``; also a
+            ``.safetensors`` export or any file spandrel loads (:mod:`srlab.interop.loading`).
         scale: requested factor; required for ``bicubic``, checked against a checkpoint.
         net_config: requested architecture, checked against the checkpoint (optional).
         device: where the network goes.
@@ -255,6 +257,12 @@ def load_model(
         return LoadedModel(net, BICUBIC, int(scale), bicubic_channels, None, {"bicubic": True})
     if entry.get("sha256") and sha256_of(path) != entry["sha256"]:
         raise CheckpointError(f"bundled checkpoint {name!r} ({path}) fails its sha256 check")
+    # safetensors files and community models (spandrel); None = an srlab .ckpt, read below.
+    from srlab.interop.loading import load_other_model
+
+    other = load_other_model(path, name, entry, scale=scale, net_config=net_config, device=device)
+    if other is not None:
+        return other
     ckpt = read_checkpoint(path)
     meta = checkpoint_meta(ckpt)
     if not meta.get("net_config"):

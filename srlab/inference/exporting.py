@@ -1,4 +1,7 @@
-"""Exporting a network to ONNX or TorchScript, and checking the exported file against PyTorch.
+"""Exporting a network to ONNX, TorchScript or safetensors, and checking the exported file
+against PyTorch. ``safetensors`` holds the weights with srlab's metadata
+(:mod:`srlab.interop.safetensors`) and is verified by loading it through spandrel's ``ModelLoader``
+with srlab's extension installed.
 
 The exported graph is the network itself, ``lr (N, C, H, W) -> sr (N, C, s*H, s*W)`` float32 in
 the model's colour space (C = 1: BT.601 Y in [16/255, 235/255] for Y models, see
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from srlab.errors import SrlabError
 
-FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+FORMATS = {"onnx": ".onnx", "torchscript": ".pt", "safetensors": ".safetensors"}
 # Traced at this LR size; verified at VERIFY_SIZES (different H != W, so a frozen or
 # transposed size shows up).
 TRACE_SIZE = (24, 20)
@@ -38,7 +41,7 @@ def _metadata(model) -> dict[str, str]:
         if model.in_channels == 1
         else "RGB [0, 1]",
         "srlab.source": str(model.name),
-        "srlab.architecture": type(model.net).__name__,
+        "srlab.architecture": model.meta.get("arch_label") or type(model.net).__name__,
         "srlab.net_config": json.dumps(model.meta.get("net_config") or {}),
     }
 
@@ -89,6 +92,10 @@ def run_exported(path: Path, fmt: str, lr):
     """Run an exported file on ``lr (N, C, H, W)`` float32 (CPU) -> numpy ``sr``."""
     import torch
 
+    if fmt == "safetensors":  # reloaded as spandrel-based tools do (srlab.interop.safetensors)
+        from srlab.interop.safetensors import run_safetensors
+
+        return run_safetensors(path, lr)
     if fmt == "onnx":
         import onnxruntime as ort
 

@@ -46,6 +46,9 @@ class Upscaler:
     ):
         self.model = model
         self.device = torch.device(device)
+        if half and not getattr(model.net, "supports_half", True):  # spandrel's descriptor says so
+            log.warning("%s does not support float16; running in float32", model.describe())
+            half = False
         self.half = bool(half) and self.device.type == "cuda"
         if half and not self.half:
             log.warning("half=true needs a CUDA device; running in float32 on %s", self.device)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.conftest import write_images
-from tests.test_checkpoints import _write_srcnn_ckpt
+from tests.checkpoints.test_checkpoints import _write_srcnn_ckpt
 
 
 def compose_evaluate(overrides, output_dir):

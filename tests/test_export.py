@@ -69,7 +69,7 @@ def test_onnx_export_matches_pytorch_on_two_sizes(tmp_path):
 def test_torchscript_export_of_an_rgb_model_matches_pytorch(tmp_path):
     from srlab.checkpoints import load_model
     from srlab.export import export
-    from tests.test_checkpoints import _write_srcnn_ckpt
+    from tests.checkpoints.test_checkpoints import _write_srcnn_ckpt
 
     ckpt = tmp_path / "rgb_x2.ckpt"
     _write_srcnn_ckpt(ckpt, scale=2, in_channels=3, f2=1)

@@ -37,105 +37,7 @@ def _digest(folder):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
-# ---------------------------------------------------------------------------- colour, files
-def test_ycbcr_round_trip_and_y_matches_the_metrics():
-    from srlab.protocol.colour import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
-
-    rgb = torch.rand(2, 3, 6, 7, dtype=torch.float64)
-    ycc = rgb_to_ycbcr(rgb)
-    torch.testing.assert_close(ycc[:, :1], rgb_to_y(rgb), rtol=0, atol=0)
-    torch.testing.assert_close(ycbcr_to_rgb(ycc), rgb, rtol=0, atol=1e-12)
-    white = rgb_to_ycbcr(torch.ones(1, 3, 1, 1, dtype=torch.float64)).flatten() * 255
-    torch.testing.assert_close(white, torch.tensor([235.0, 128.0, 128.0], dtype=torch.float64))
-
-
-@pytest.mark.parametrize("channels", [1, 2, 3, 4])
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_png_round_trip_keeps_alpha_and_16_bits(tmp_path, channels, dtype):
-    from srlab.data.imageio import read_image_file
-    from srlab.data.pngwrite import write_png
-
-    arr = (
-        np.random.default_rng(channels)
-        .integers(0, np.iinfo(dtype).max + 1, (5, 7, channels))
-        .astype(dtype)
-    )
-    write_png(tmp_path / "a.png", arr)
-    img = read_image_file(tmp_path / "a.png")
-    assert img.bit_depth == (8 if dtype == np.uint8 else 16)
-    back = (
-        img.pixels if img.alpha is None else np.concatenate([img.pixels, img.alpha[..., None]], -1)
-    )
-    np.testing.assert_array_equal(back, arr)
-    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # no temporary file left behind
-
-
-def test_reader_handles_palette_exif_tiff16_and_names_bad_files(tmp_path):
-    import tifffile
-
-    from srlab.data.imageio import read_image_file
-    from srlab.errors import ImageReadError
-
-    rng = np.random.default_rng(0)
-    rgb = rng.integers(0, 256, (4, 6, 3)).astype(np.uint8)
-    pal = Image.fromarray(rgb).convert("P")
-    pal.info["transparency"] = 0
-    pal.save(tmp_path / "p.png")
-    img = read_image_file(tmp_path / "p.png")
-    assert img.channels == 3 and img.alpha is not None
-    exif_img = Image.fromarray(rgb)
-    exif = exif_img.getexif()
-    exif[0x0112] = 6  # rotate 90° clockwise to display
-    exif_img.save(tmp_path / "e.png", exif=exif)
-    np.testing.assert_array_equal(read_image_file(tmp_path / "e.png").pixels, np.rot90(rgb, k=-1))
-    rgb16 = rng.integers(0, 65536, (4, 6, 3)).astype(np.uint16)
-    tifffile.imwrite(tmp_path / "t.tif", rgb16)
-    np.testing.assert_array_equal(read_image_file(tmp_path / "t.tif").pixels, rgb16)
-    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    with pytest.raises(ImageReadError, match="bad.png"):
-        read_image_file(tmp_path / "bad.png")
-
-
 # ---------------------------------------------------------------------------- tiling
-def test_tile_spans_cover_the_image_once():
-    from srlab.inference.tiling import tile_spans
-
-    for length, tile, overlap in ((100, 32, 8), (64, 64, 8), (65, 16, 0), (7, 3, 5)):
-        spans = tile_spans(length, tile, overlap)
-        cores = [i for _, _, c0, c1 in spans for i in range(c0, c1)]
-        assert cores == list(range(length))
-        for s0, s1, c0, c1 in spans:
-            assert 0 <= s0 <= c0 < c1 <= s1 <= length
-            assert c0 - s0 == min(overlap, c0) and s1 - c1 == min(overlap, length - c1)
-
-
-def test_tiled_equals_untiled_for_a_y_model_on_rgb(tmp_path):
-    from srlab.checkpoints import load_model
-    from srlab.data.imageio import ImageData
-    from srlab.inference.upscale import Upscaler
-
-    model = load_model("srcnn_915_x3_sample")
-    rgb = smooth_image(np.random.default_rng(3), 70, 95, 3)
-    image = ImageData(rgb, None, 8, "RGB")
-    whole = Upscaler(model, "cpu", tile=0).upscale(image).astype(int)
-    tiled = Upscaler(model, "cpu", tile=24, tile_overlap=8).upscale(image).astype(int)
-    assert whole.shape == tiled.shape == (210, 285, 3)
-    assert np.abs(whole - tiled).max() <= 1  # within 1/255
-
-
-def test_tiled_forward_is_exact_for_a_float_network():
-    from srlab.inference.tiling import tiled_forward
-    from srlab.models.srcnn import SRCNN
-
-    torch.manual_seed(0)
-    net = SRCNN(scale=2, in_channels=3, f2=1).eval()
-    lr = torch.rand(1, 3, 41, 53)
-    with torch.no_grad():
-        full = net(lr)
-        tiled = tiled_forward(net, lr, 2, tile=16, overlap=10)
-    torch.testing.assert_close(tiled, full, rtol=0, atol=1e-5)
-
-
 # ---------------------------------------------------------------------------- end to end
 def _write_inputs(folder):
     """RGB, grey, RGBA, grey+alpha, 16-bit RGB, 16-bit grey PNGs; a JPEG; a BMP; returns sizes."""
@@ -281,7 +183,7 @@ print(json.dumps({"rc": proc.returncode, "peak_mb": peak_kb / 1024, "stdout": pr
 def test_4000x3000_x2_on_cpu_with_tiles_stays_under_2gb(tmp_path):
     import json
 
-    from tests.test_checkpoints import _write_srcnn_ckpt
+    from tests.checkpoints.test_checkpoints import _write_srcnn_ckpt
 
     ckpt = tmp_path / "srcnn_915_x2.ckpt"
     _write_srcnn_ckpt(ckpt, scale=2, in_channels=1, f2=1)
@@ -310,20 +212,3 @@ def test_4000x3000_x2_on_cpu_with_tiles_stays_under_2gb(tmp_path):
     print(f"peak RSS {result['peak_mb']:.0f} MB; {result['stdout']}")
     assert Image.open(tmp_path / "out" / "big.png").size == (8000, 6000)
     assert result["peak_mb"] < 2048
-
-
-def test_resize_caches_filled_in_inference_mode_still_work_with_autograd():
-    """Upscaling (inference mode) then training in one process: cached resize tables are normal tensors."""
-    from srlab.degradations.bicubic_conv import bicubic_upsample_conv
-    from srlab.degradations.resize import imresize
-
-    with torch.inference_mode():
-        for dtype in (torch.float32, torch.float64):
-            imresize(torch.rand(1, 3, 13, 11, dtype=dtype), 1 / 2)
-            bicubic_upsample_conv(torch.rand(1, 1, 5, 6, dtype=dtype), 3)
-    for dtype in (torch.float32, torch.float64):
-        x = torch.rand(1, 3, 13, 11, dtype=dtype, requires_grad=True)
-        imresize(x, 1 / 2).sum().backward()
-        y = torch.rand(1, 1, 5, 6, dtype=dtype, requires_grad=True)
-        bicubic_upsample_conv(y, 3).sum().backward()
-        assert x.grad is not None and y.grad is not None

@@ -22,7 +22,7 @@ from PIL import Image
 
 from srlab.errors import ImageReadError, SrlabError
 from tests.conftest import run_module, smooth_image
-from tests.test_fuzz_images import _fuzz_cases
+from tests.data.test_fuzz_images import _fuzz_cases
 
 
 def _cfg(inp, out, ckpt="bicubic", scale=2, **kw):

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from tests.conftest import REPO_ROOT, compose_train, run_module, write_images
-from tests.test_models import MODEL_CONFIGS, build_net
+from tests.models.test_models import MODEL_CONFIGS, build_net
 
 ZOO = ["srcnn", "srcnn_deconv", "fsrcnn", "espcn", "vdsr", "edsr_baseline"]
 

@@ -169,3 +169,20 @@ def test_imresize_on_cuda_matches_cpu():
     x = torch.rand(2, 3, 31, 29)
     for s in (1 / 3, 3, 0.7):
         torch.testing.assert_close(imresize(x.cuda(), s).cpu(), imresize(x, s), atol=1e-5, rtol=0)
+
+
+def test_resize_caches_filled_in_inference_mode_still_work_with_autograd():
+    """Upscaling (inference mode) then training in one process: cached resize tables are normal tensors."""
+    from srlab.degradations.bicubic_conv import bicubic_upsample_conv
+    from srlab.degradations.resize import imresize
+
+    with torch.inference_mode():
+        for dtype in (torch.float32, torch.float64):
+            imresize(torch.rand(1, 3, 13, 11, dtype=dtype), 1 / 2)
+            bicubic_upsample_conv(torch.rand(1, 1, 5, 6, dtype=dtype), 3)
+    for dtype in (torch.float32, torch.float64):
+        x = torch.rand(1, 3, 13, 11, dtype=dtype, requires_grad=True)
+        imresize(x, 1 / 2).sum().backward()
+        y = torch.rand(1, 1, 5, 6, dtype=dtype, requires_grad=True)
+        bicubic_upsample_conv(y, 3).sum().backward()
+        assert x.grad is not None and y.grad is not None

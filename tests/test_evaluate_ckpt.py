@@ -8,8 +8,8 @@ import csv
 import pytest
 import torch
 
-from tests.conftest import write_images
 from tests.checkpoints.test_checkpoints import _write_srcnn_ckpt
+from tests.conftest import write_images
 
 
 def compose_evaluate(overrides, output_dir):

@@ -68,3 +68,68 @@ def test_srcnn_rgb_mode_follows_in_channels():
     assert net(torch.rand(1, 3, 5, 6)).shape == (1, 3, 10, 12)
     with pytest.raises(ValueError, match="odd"):
         SRCNN(scale=2, f2=2)
+
+
+@pytest.mark.parametrize("name", MODEL_CONFIGS)
+def test_declared_output_layer_is_the_one_that_produces_the_image(name: str):
+    """``output_layer`` (the layer that gets ``last_layer_lr_scale``) names the last layer with
+    weights that runs in ``forward``, checked by forward hooks rather than by registration order."""
+    from srlab.models.layers import output_layer_of
+
+    net, _ = build_net(name, 3)
+    ran = []
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o: ran.append(mod))
+        for m in net.modules()
+        if next(m.children(), None) is None and any(True for _ in m.parameters(recurse=False))
+    ]
+    net(torch.rand(1, net.in_channels, 6, 7))
+    for hook in hooks:
+        hook.remove()
+    declared = output_layer_of(net)
+    if not ran:  # nothing learned (bicubic)
+        assert declared is None and net.output_layer is None
+    else:
+        assert declared is ran[-1], f"{name}: output_layer={net.output_layer!r}"
+
+
+def test_a_model_without_an_output_layer_declaration_is_refused_at_start_up():
+    from torch import nn
+
+    from srlab.errors import ConfigError
+    from srlab.training.lit_module import SRModule
+
+    class Undeclared(nn.Module):
+        scale, in_channels = 2, 1
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 4, 3, padding=1)
+
+        def forward(self, lr):
+            return nn.functional.pixel_shuffle(self.conv(lr), 2)
+
+    with pytest.raises(ConfigError, match="does not declare its output layer"):
+        SRModule(net=Undeclared())
+    Undeclared.output_layer = "cnov"  # a typo is an error too, not a silent fallback
+    with pytest.raises(ConfigError, match="names no submodule"):
+        SRModule(net=Undeclared())
+
+
+def test_last_layer_lr_scale_without_a_learning_rate_is_an_error():
+    import functools
+
+    from srlab.errors import ConfigError
+    from srlab.models.srcnn import SRCNN
+    from srlab.training.lit_module import SRModule
+
+    with pytest.raises(ConfigError, match="last_layer_lr_scale=0.1 needs a base learning rate"):
+        SRModule(net=SRCNN(), optimizer=functools.partial(torch.optim.SGD), last_layer_lr_scale=0.1)
+    module = SRModule(
+        net=SRCNN(), optimizer=functools.partial(torch.optim.Adam, lr=1e-3), last_layer_lr_scale=0.1
+    )
+    groups = {g["name"]: g for g in module.configure_optimizers().param_groups}
+    assert groups["head"]["lr"] == pytest.approx(1e-4) and groups["body"]["lr"] == 1e-3
+    assert {id(p) for p in groups["head"]["params"]} == {
+        id(p) for p in module.net.conv3.parameters()
+    }

@@ -58,7 +58,11 @@ def test_two_job_multirun_gives_two_offline_runs_in_one_group_and_a_report(tmp_p
     assert proc.returncode == 0, proc.stderr[-3000:]
     (sweep,) = (exp / "multirun").iterdir()
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
-    assert len(jobs) == 2
+    # Job folders say what differs between them: <job>_<experiment>_<swept values>.
+    assert [j.name for j in jobs] == [
+        "0_srcnn_915_folder_x3_lr=0.001",
+        "1_srcnn_915_folder_x3_lr=0.0003",
+    ]
 
     infos = []
     for job in jobs:  # each job has its own offline run, closed (wandb.finish) before the next

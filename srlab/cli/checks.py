@@ -154,14 +154,9 @@ def validate_train_config(cfg: DictConfig) -> None:
 
     patch = _select(cfg, "data.patch_size")
     if patch is not None:
-        if not _is_int(patch) or patch < 1:
-            raise ConfigError(f"data.patch_size={patch}: must be a positive integer")
-        if scale is not None and patch % scale:
-            lower, upper = patch - patch % scale, patch - patch % scale + scale
-            hint = f"e.g. {lower} or {upper}" if lower > 0 else f"e.g. {upper}"
-            raise ConfigError(
-                f"data.patch_size={patch}: must be divisible by data.scale={scale} ({hint})"
-            )
+        from srlab.data.datasets import check_patch_size
+
+        check_patch_size(patch, scale if scale is not None else 1)
 
     batch = _select(cfg, "data.batch_size")
     if batch is not None and (not _is_int(batch) or batch < 1):

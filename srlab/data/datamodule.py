@@ -18,7 +18,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from srlab.data.cache import DecodedImageCache
-from srlab.data.datasets import GridPatchDataset, RandomPatchDataset, WholeImageDataset
+from srlab.data.datasets import (
+    GridPatchDataset,
+    RandomPatchDataset,
+    WholeImageDataset,
+    check_patch_size,
+)
 from srlab.data.samplers import evaluation_sampler
 from srlab.data.sources import ImageSource
 from srlab.degradations.base import BicubicDegradation
@@ -90,10 +95,7 @@ class SRDataModule(L.LightningDataModule):
         sample_by_area: bool = False,
     ) -> None:
         super().__init__()
-        if patch_size % scale:
-            raise ValueError(
-                f"data.patch_size={patch_size} must be divisible by data.scale={scale}"
-            )
+        check_patch_size(int(patch_size), int(scale))
         if patch_sampling not in ("random", "grid"):
             raise ValueError(
                 f"data.patch_sampling must be 'random' or 'grid', got {patch_sampling!r}"

@@ -179,6 +179,22 @@ class HRImages:
         return self.source.load(self.indices[k]).permute(1, 2, 0).numpy()
 
 
+def check_patch_size(patch_size: int, scale: int) -> None:
+    """The one place of the rule that HR crops are whole multiples of the scale.
+
+    Raises:
+        ConfigError: naming ``data.patch_size`` and the nearest valid sizes.
+    """
+    if not isinstance(patch_size, int) or isinstance(patch_size, bool) or patch_size < 1:
+        raise ConfigError(f"data.patch_size={patch_size}: must be a positive integer")
+    if patch_size % scale:
+        lower, upper = patch_size - patch_size % scale, patch_size - patch_size % scale + scale
+        hint = f"e.g. {lower} or {upper}" if lower > 0 else f"e.g. {upper}"
+        raise ConfigError(
+            f"data.patch_size={patch_size}: must be divisible by data.scale={scale} ({hint})"
+        )
+
+
 def _patch_count(patches_per_epoch: int | None, repeats: int, n: int) -> int:
     return int(patches_per_epoch) if patches_per_epoch else int(repeats) * n
 
@@ -192,8 +208,7 @@ def _patch_images(
     skip_bad_images: bool,
 ) -> HRImages:
     """The images crops are cut from: in RAM, from the decoded-image cache, or decoded per crop."""
-    if patch_size % scale:
-        raise ValueError(f"patch_size {patch_size} must be divisible by scale {scale}")
+    check_patch_size(patch_size, scale)
     storage = "memory" if in_memory else ("cache" if cache is not None else "decode")
     return HRImages(source, storage, cache, scale, patch_size, skip_bad_images)
 

@@ -325,52 +325,51 @@ class BenchmarkSet(FolderImages):
         self.root = found
 
 
-class T91(FolderImages):
-    """The 91 training images of Yang et al. (2010) used by SRCNN, FSRCNN and VDSR.
+class NamedTrainingSet(FolderImages):
+    """A named image set found under the data root by one of its usual folder names.
 
-    Looks for ``<root>/T91`` (or ``t91``, ``91-image``, ``yang91``, with or without ``HR/``).
+    Subclasses set ``NAMES`` (folder names tried in order, each with or without ``HR/``) and
+    ``EXPECTED`` (what the not-found message shows, e.g. ``"t1.png … (91 images)"``).
 
     Args:
         root: the data root (``paths.data_dir``).
     """
 
-    NAMES = ("T91", "t91", "91-image", "yang91")
+    NAMES: tuple[str, ...] = ()
+    EXPECTED = ""
 
     def __init__(self, root: str | Path) -> None:
         root = Path(root).expanduser()
         found = find_folder(root, self.NAMES, ("HR", ""))
         if found is None:
             raise DatasetNotFoundError(
-                f"T91 not found: expected {root / 'T91'}/t1.png … (91 images).\n"
+                f"{self.NAMES[0]} not found: expected {root / self.NAMES[0]}/{self.EXPECTED}.\n"
                 "Point srlab at a folder holding it with paths.data_dir=/path/to/data "
                 "(or SRLAB_DATA_DIR), e.g. paths.data_dir=../shared/data."
             )
         super().__init__(found)
 
 
-class BSD200(FolderImages):
+class T91(NamedTrainingSet):
+    """The 91 training images of Yang et al. (2010) used by SRCNN, FSRCNN and VDSR.
+
+    Looks for ``<root>/T91`` (or ``t91``, ``91-image``, ``yang91``, with or without ``HR/``).
+    """
+
+    NAMES = ("T91", "t91", "91-image", "yang91")
+    EXPECTED = "t1.png … (91 images)"
+
+
+class BSD200(NamedTrainingSet):
     """The 200 train + val images of BSDS300 (Martin et al., ICCV 2001), a training set.
 
     With :class:`T91` it forms the "291" training set of VDSR and later SR papers. It shares no
     image with the BSDS300 test split (the BSD100 / B100 benchmark). Looks for ``<root>/BSD200``
     (or ``bsd200``, ``BSDS200``, with or without ``HR/``).
-
-    Args:
-        root: the data root (``paths.data_dir``).
     """
 
     NAMES = ("BSD200", "bsd200", "BSDS200", "bsds200")
-
-    def __init__(self, root: str | Path) -> None:
-        root = Path(root).expanduser()
-        found = find_folder(root, self.NAMES, ("HR", ""))
-        if found is None:
-            raise DatasetNotFoundError(
-                f"BSD200 not found: expected {root / 'BSD200'}/<id>.png … (200 images).\n"
-                "Point srlab at a folder holding it with paths.data_dir=/path/to/data "
-                "(or SRLAB_DATA_DIR), e.g. paths.data_dir=../shared/data."
-            )
-        super().__init__(found)
+    EXPECTED = "<id>.png … (200 images)"
 
 
 class ConcatSources(ImageSource):

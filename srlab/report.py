@@ -256,8 +256,11 @@ def markdown(runs: list[Run], sweep_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(runs: list[Run], path: Path, title: str) -> Path:
-    """``val/psnr`` against step, one line per run (legend: the overrides that differ)."""
+def plot(runs: list[Run], path: Path, title: str, x: str = "step") -> Path:
+    """``val/psnr`` against training step (``x="step"``) or training wall time (``x="time"``),
+    one line per run (legend: the overrides that differ)."""
+    if x not in ("step", "time"):
+        raise ValueError(f"x must be 'step' or 'time', got {x!r}")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -269,13 +272,20 @@ def plot(runs: list[Run], path: Path, title: str) -> Path:
     for run, extra in zip(runs, varying, strict=True):
         if not run.history:
             continue
-        steps, psnr = zip(*run.history, strict=True)
+        if x == "time":  # validations that recorded their wall time, in hours
+            wall = dict(run.wall)
+            points = [(wall[s] / 3600.0, v) for s, v in run.history if s in wall]
+        else:
+            points = list(run.history)
+        if not points:
+            continue
+        xs, psnr = zip(*points, strict=True)
         label = run.label + (f" ({' '.join(extra)})" if extra else "")
-        ax.plot(steps, psnr, marker="o", markersize=3, linewidth=1.5, label=label[:80])
+        ax.plot(xs, psnr, marker="o", markersize=3, linewidth=1.5, label=label[:80])
     bicubic = [r.bicubic_psnr for r in runs if r.bicubic_psnr is not None]
     if bicubic and len({round(b, 3) for b in bicubic}) == 1:  # one validation set: one baseline
         ax.axhline(bicubic[0], color="grey", linestyle="--", linewidth=1, label="bicubic")
-    ax.set_xlabel("training step")
+    ax.set_xlabel("training step" if x == "step" else "training wall time (hours)")
     ax.set_ylabel("validation PSNR (dB)")
     ax.set_title(title, fontsize=9)
     ax.grid(True, alpha=0.3)
@@ -288,9 +298,10 @@ def plot(runs: list[Run], path: Path, title: str) -> Path:
 
 
 def report(
-    sweep_dir: str | Path, out_dir: str | Path | None = None
+    sweep_dir: str | Path, out_dir: str | Path | None = None, x: str = "step"
 ) -> tuple[Path, Path, list[Run]]:
-    """Write ``report.md`` and ``val_psnr.png`` for ``sweep_dir``; returns their paths and the runs."""
+    """Write ``report.md`` and ``val_psnr.png`` (against ``x``: ``step`` or ``time``) for
+    ``sweep_dir`` (a sweep, or one run's directory); returns their paths and the runs."""
     from srlab.errors import SrlabError
 
     sweep_dir = Path(sweep_dir)
@@ -305,7 +316,7 @@ def report(
     out.mkdir(parents=True, exist_ok=True)
     md_path = out / REPORT_NAME
     md_path.write_text(markdown(runs, sweep_dir))
-    png_path = plot(runs, out / PLOT_NAME, f"validation PSNR — {sweep_dir}")
+    png_path = plot(runs, out / PLOT_NAME, f"validation PSNR — {sweep_dir}", x=x)
     # The viewer's training view: seed groups against step and wall time (srlab.comparison).
     write_viewer(
         out,
@@ -330,9 +341,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--out", default=None, help="where to write report.md and val_psnr.png (default: sweep_dir)"
     )
+    parser.add_argument(
+        "--x",
+        choices=("step", "time"),
+        default="step",
+        help="x axis of val_psnr.png: training step or training wall time",
+    )
     args = parser.parse_args(argv)
     with user_errors():
-        md_path, png_path, _ = report(args.sweep_dir, args.out)
+        md_path, png_path, _ = report(args.sweep_dir, args.out, x=args.x)
     sys.stdout.write(md_path.read_text())
     print(f"\nwrote {md_path}, {png_path} and {md_path.with_name(HTML_NAME)}")
 

@@ -180,3 +180,16 @@ def test_resumed_run_records_supersede_the_crashed_attempt(tmp_path):
     _read_jsonl(run, path)
     assert run.history == [(10, 20.0), (20, 20.5), (30, 20.8)]
     assert (run.best_psnr, run.best_step, run.steps) == (20.8, 30, 30)
+
+
+def test_report_plots_validation_psnr_against_wall_time(tmp_path):
+    from srlab.report import find_runs, plot, report
+
+    sweep = tmp_path / "sweep"
+    _metrics_log(_job(sweep, "0_a", ["model=srcnn"]), [(100, 30.5, 0.8), (200, 31.0, 0.81)], 60.0)
+    runs = find_runs(sweep)
+    assert runs[0].wall and all(w > 0 for _, w in runs[0].wall)
+    _, png, _ = report(sweep, x="time")
+    assert png.is_file()
+    with pytest.raises(ValueError, match="x must be 'step' or 'time'"):
+        plot(runs, tmp_path / "x.png", "t", x="epoch")

@@ -6,7 +6,6 @@ from srlab.checkpoints.bundled import (
     WEIGHTS_DIR,
     bundle_checkpoint,
     bundled_weights,
-    strip_checkpoint,
     valid_names,
 )
 from srlab.checkpoints.loading import (
@@ -35,6 +34,5 @@ __all__ = [
     "net_from_checkpoint",
     "read_checkpoint",
     "resolve_checkpoint",
-    "strip_checkpoint",
     "valid_names",
 ]

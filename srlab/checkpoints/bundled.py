@@ -36,8 +36,11 @@ def bundled_weights(weights_dir: Path = WEIGHTS_DIR) -> dict[str, dict[str, Any]
 
 
 def valid_names() -> list[str]:
-    """Every name ``ckpt=`` accepts besides paths: ``bicubic`` and the bundled checkpoints."""
-    return [BICUBIC, *sorted(bundled_weights())]
+    """Every name ``ckpt=`` accepts besides paths: ``bicubic``, the bundled models and their
+    families (``srcnn`` = ``srcnn_x<scale>``)."""
+    registry = bundled_weights()
+    families = {e["family"] for e in registry.values() if e.get("family")}
+    return [BICUBIC, *sorted(set(registry) | families)]
 
 
 def sha256_of(path: Path) -> str:
@@ -48,17 +51,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def strip_checkpoint(ckpt: dict[str, Any]) -> dict[str, Any]:
-    """What inference needs of a training checkpoint: weights, srlab metadata, hyper-parameters."""
-    keep = (
-        "state_dict",
-        "srlab",
-        "hyper_parameters",
-        "global_step",
-        "epoch",
-        "pytorch-lightning_version",
-    )
-    return {k: ckpt[k] for k in keep if k in ckpt}
+def golden_digest(net, in_channels: int) -> str:
+    """sha256 of the network's uint8-rounded output on a fixed 16x16 input (seeded, CPU, float32):
+    a silent change of the weights or of the model code changes it (tests compare it with the
+    registry's ``golden_sha256``)."""
+    generator = torch.Generator().manual_seed(0)
+    lr = torch.rand(1, in_channels, 16, 16, generator=generator)
+    with torch.no_grad():
+        out = net.float().cpu().eval()(lr)
+    q = torch.floor(out.clamp(0, 1) * 255 + 0.5).to(torch.uint8)
+    return hashlib.sha256(q.numpy().tobytes()).hexdigest()
 
 
 def bundle_checkpoint(
@@ -68,38 +70,34 @@ def bundle_checkpoint(
     extra: dict[str, Any] | None = None,
     weights_dir: Path = WEIGHTS_DIR,
 ) -> Path:
-    """Ship a trained checkpoint as ``srlab/weights/<name>.ckpt`` and register it.
+    """Ship a trained network as ``srlab/weights/<name>.safetensors`` and register it.
 
-    The optimizer and loop states are dropped (a weights-only file of a few tens of kB for
-    SRCNN); the registry entry records scale, colour mode, architecture, sha256 and ``extra``.
+    Weights only (srlab's safetensors export: the network's tensors and its config in the header,
+    no optimizer, nothing pickled); the registry entry records architecture, network config, scale,
+    colour mode, sha256, the golden output digest (:func:`golden_digest`) and ``extra`` (training
+    command, data, steps, wall time, hardware, measured scores…).
     """
-    from srlab.checkpoints.loading import (
-        CheckpointError,
-        checkpoint_meta,
-        read_checkpoint,
-        resolve_checkpoint,
-        target_name,
-    )
+    from srlab.checkpoints.loading import CheckpointError, load_model, target_name
+    from srlab.interop.safetensors import export_safetensors
 
-    src = resolve_checkpoint(source)[1]
-    if src is None:
+    model = load_model(source)
+    if model.is_bicubic:
         raise CheckpointError("bicubic has no weights to bundle")
-    ckpt = strip_checkpoint(read_checkpoint(src))
-    meta = checkpoint_meta(ckpt)
     weights_dir = Path(weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
-    out = weights_dir / f"{name}.ckpt"
-    torch.save(ckpt, out)
+    out = export_safetensors(model, weights_dir / f"{name}.safetensors")
+    net_config = model.meta.get("net_config") or {}
     registry = bundled_weights(weights_dir)
     registry[name] = {
         "file": out.name,
         "description": description,
-        "architecture": target_name((meta.get("net_config") or {}).get("_target_")),
-        "net_config": meta.get("net_config"),
-        "scale": meta.get("scale"),
-        "in_channels": meta.get("in_channels"),
-        "global_step": ckpt.get("global_step"),
+        "architecture": target_name(net_config.get("_target_")),
+        "net_config": net_config,
+        "scale": model.scale,
+        "in_channels": model.in_channels,
+        "colour": "Y (BT.601)" if model.in_channels == 1 else "RGB",
         "sha256": sha256_of(out),
+        "golden_sha256": golden_digest(model.net, model.in_channels),
         **(extra or {}),
     }
     with open(weights_dir / REGISTRY_FILE.name, "w", encoding="utf-8") as f:

@@ -109,12 +109,17 @@ def _from_run_dir(folder: Path) -> Path:
     )
 
 
-def resolve_checkpoint(spec: str | Path) -> tuple[str, Path | None, dict[str, Any]]:
+def resolve_checkpoint(
+    spec: str | Path, scale: int | None = None
+) -> tuple[str, Path | None, dict[str, Any]]:
     """``ckpt=`` value -> ``(name, checkpoint file or None for bicubic, registry entry or {})``.
 
+    A bundled model family without its scale (``srcnn`` for ``srcnn_x2``/``srcnn_x3``/
+    ``srcnn_x4``) picks the member of the requested ``scale``.
+
     Raises:
-        CheckpointError: a path that does not exist, a run directory without a checkpoint, or an
-            unknown name (the message lists the valid names).
+        CheckpointError: a path that does not exist, a run directory without a checkpoint, an
+            unknown name (the message lists the valid names), or a family without ``scale``.
     """
     text = str(spec).strip()
     if text.lower() == BICUBIC:
@@ -127,6 +132,16 @@ def resolve_checkpoint(spec: str | Path) -> tuple[str, Path | None, dict[str, An
         log.info("ckpt=%s -> %s", text, found)
         return str(found), found, {}
     registry = bundled_weights()
+    family = {int(e["scale"]): n for n, e in registry.items() if e.get("family") == text}
+    if family and text not in registry:
+        if scale is None or int(scale) not in family:
+            scales = ", ".join(f"scale={s}" for s in sorted(family))
+            asked = f"scale={scale} is not one of them" if scale is not None else "give scale="
+            raise CheckpointError(
+                f"ckpt={text} is a family of bundled models ({', '.join(family.values())}): "
+                f"{asked} ({scales})"
+            )
+        text = family[int(scale)]
     if text in registry:
         entry = dict(registry[text])
         file = WEIGHTS_DIR / entry["file"]
@@ -247,7 +262,7 @@ def load_model(
     """
     from srlab.models.bicubic import Bicubic
 
-    name, path, entry = resolve_checkpoint(spec)
+    name, path, entry = resolve_checkpoint(spec, scale)
     if path is None:
         if scale is None:
             raise CheckpointError(

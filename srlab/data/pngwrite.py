@@ -50,6 +50,12 @@ def encode_png16(arr: np.ndarray, level: int = 6) -> bytes:
     )
 
 
+def default_file_mode() -> int:
+    """The permissions a plain ``open(…, 'w')`` would give a new file (0666 minus the umask);
+    ``mkstemp`` makes 0600 files, which atomic writers then chmod to this."""
+    return 0o666 & ~_umask()
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -78,7 +84,7 @@ def write_png(path: str | Path, arr: np.ndarray) -> Path:
                 mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
                 img = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr, mode=mode)
                 img.save(f, format="PNG")
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -87,6 +87,7 @@ def export_safetensors(model, path: str | Path) -> Path:
     """
     from safetensors.torch import save_file
 
+    from srlab.data.pngwrite import default_file_mode
     from srlab.errors import SrlabError
     from srlab.interop.spandrel_arch import extra_entries
 
@@ -134,6 +135,7 @@ def export_safetensors(model, path: str | Path) -> Path:
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, default_file_mode())  # mkstemp's 0600 -> what any other output gets
         os.replace(tmp, path)  # complete files only
     finally:
         if os.path.exists(tmp):

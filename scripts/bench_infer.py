@@ -39,7 +39,7 @@ def main() -> None:
         for _ in range(args.images)
     ]
     models = {
-        "SRCNN 9-1-5 x3 (bundled)": load_model("srcnn_915_x3_sample"),
+        "SRCNN 9-5-5 x3 (bundled)": load_model("srcnn_x3"),
         "SRCNN 9-5-5 x3": LoadedModel(SRCNN(3, 1, 9, 5, 5).eval(), "srcnn_955", 3, 1),
     }
     print(

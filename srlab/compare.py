@@ -1,6 +1,6 @@
 """Compare models the way a reviewer trusts and a paper needs:
 
-    python -m srlab.compare models=[srcnn_915_x3_sample,experiments/<name>/<timestamp>,bicubic] \
+    python -m srlab.compare models=[srcnn_x3,experiments/<name>/<timestamp>,bicubic] \
         data.sets=[Set5,Set14] data.scales=[3] reference=bicubic paths.data_dir=../shared/data
 
 Hydra composes ``conf/compare.yaml``. Every model (any ``ckpt=`` form) is scored with the paper

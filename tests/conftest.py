@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# A small trained SRCNN 9-1-5 x3 (400 CPU steps on the sample photos, written by srlab.train before
+# the package layout changed): the tests' stand-in for "a trained checkpoint" (not a bundled model).
+SAMPLE_CKPT = REPO_ROOT / "tests" / "fixtures" / "legacy" / "srcnn_915_x3.ckpt"
 SHARED_DATA = Path(os.environ.get("SRLAB_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 

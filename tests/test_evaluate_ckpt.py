@@ -158,7 +158,7 @@ def test_checkpoint_scale_or_model_mismatch_is_a_clear_error(tmp_path, tiny_sets
     rows = evaluate(
         compose_evaluate(
             [
-                "ckpt=srcnn_915_x3_sample",
+                "ckpt=srcnn_x3",
                 f"paths.data_dir={tiny_sets}",
                 "data.sets=[Set14]",
                 "device=cpu",
@@ -166,8 +166,8 @@ def test_checkpoint_scale_or_model_mismatch_is_a_clear_error(tmp_path, tiny_sets
             tmp_path / "o3",
         )
     )
-    assert rows[0]["model"] == "srcnn_915_x3_sample" and rows[0]["scale"] == 3
-    assert (tmp_path / "o3" / "srcnn_915_x3_sample_eval.md").is_file()
+    assert rows[0]["model"] == "srcnn_x3" and rows[0]["scale"] == 3
+    assert (tmp_path / "o3" / "srcnn_x3_eval.md").is_file()
 
 
 def test_bicubic_through_evaluate_prints_published_set5_set14(shared_data, tmp_path, capsys):

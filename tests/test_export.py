@@ -7,7 +7,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from tests.conftest import run_module
+from tests.conftest import SAMPLE_CKPT, run_module
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
@@ -26,7 +26,7 @@ def test_conv_bicubic_upsampling_equals_imresize(scale):
 def _export_cfg(tmp_path, **kw):
     return OmegaConf.create(
         {
-            "ckpt": "srcnn_915_x3_sample",
+            "ckpt": str(SAMPLE_CKPT),
             "format": "onnx",
             "output": None,
             "scale": None,
@@ -53,7 +53,7 @@ def test_onnx_export_matches_pytorch_on_two_sizes(tmp_path):
     meta = {p.key: p.value for p in proto.metadata_props}
     assert meta["srlab.scale"] == "3" and meta["srlab.in_channels"] == "1"
 
-    net = load_model("srcnn_915_x3_sample").net
+    net = load_model(SAMPLE_CKPT).net
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     gen = torch.Generator().manual_seed(0)
     for h, w in ((13, 21), (48, 37)):  # neither is the traced size

@@ -13,10 +13,10 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
-from tests.conftest import REPO_ROOT, run_module, smooth_image
+from tests.conftest import REPO_ROOT, SAMPLE_CKPT, run_module, smooth_image
 
 
-def _infer_cfg(inp, out, ckpt="srcnn_915_x3_sample", **kw):
+def _infer_cfg(inp, out, ckpt=str(SAMPLE_CKPT), **kw):
     return OmegaConf.create(
         {
             "input": str(inp),
@@ -112,7 +112,7 @@ def test_infer_colour_rules_y_model_keeps_bicubic_chroma(tmp_path):
     )
     assert (out - torch.floor(bicubic_rgb.clamp(0, 1) * 255 + 0.5)).abs().max() <= 1
 
-    srcnn = Upscaler(load_model("srcnn_915_x3_sample"), "cpu").upscale(image)
+    srcnn = Upscaler(load_model(SAMPLE_CKPT), "cpu").upscale(image)
     sr = torch.from_numpy(srcnn).permute(2, 0, 1)[None].double() / 255
     chroma_sr, chroma_bic = rgb_to_ycbcr(sr)[:, 1:], rgb_to_ycbcr(bicubic_rgb.clamp(0, 1))[:, 1:]
     # Rounding RGB to 8 bits moves Cb/Cr by < 1/255; clipping of out-of-gamut pixels by more.
@@ -149,7 +149,7 @@ def test_infer_cli_runs_and_errors_are_short(tmp_path, capsys):
     write_png(tmp_path / "a.png", smooth_image(np.random.default_rng(0), 12, 12, 3))
     ok = run_module(
         "srlab.infer",
-        [f"input={tmp_path / 'a.png'}", f"output={tmp_path / 'out'}", "ckpt=srcnn_915_x3_sample"],
+        [f"input={tmp_path / 'a.png'}", f"output={tmp_path / 'out'}", f"ckpt={SAMPLE_CKPT}"],
         cwd=tmp_path,
         timeout=300,
     )
@@ -159,8 +159,8 @@ def test_infer_cli_runs_and_errors_are_short(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "out"]  # no Hydra droppings
 
     for ckpt, scale, message in (
-        ("srcnn_915_x3_sample", 2, "x3 SRCNN model, but scale=2"),
-        ("edsr_imaginary", None, "Valid names: bicubic, srcnn_915_x3_sample"),
+        (str(SAMPLE_CKPT), 2, "x3 SRCNN model, but scale=2"),
+        ("edsr_imaginary", None, "Valid names: bicubic, srcnn, srcnn_x2, srcnn_x3, srcnn_x4"),
     ):
         with pytest.raises(SystemExit) as exit_info, user_errors():
             infer(_infer_cfg(tmp_path / "a.png", tmp_path / "out2", ckpt=ckpt, scale=scale))

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from srlab.errors import ImageReadError, SrlabError
-from tests.conftest import run_module, smooth_image
+from tests.conftest import SAMPLE_CKPT, run_module, smooth_image
 from tests.data.test_fuzz_images import _fuzz_cases
 
 
@@ -108,7 +108,7 @@ def test_grey_stays_one_channel_8_bit_and_exact(tmp_path, rng):
 def test_grey_through_a_y_model_keeps_size_and_channels(tmp_path, rng):
     (tmp_path / "in").mkdir()
     Image.fromarray(smooth_image(rng, 11, 14, 1)[..., 0]).save(tmp_path / "in" / "g.png")
-    _run(tmp_path / "in", tmp_path / "out", ckpt="srcnn_915_x3_sample", scale=None)
+    _run(tmp_path / "in", tmp_path / "out", ckpt=str(SAMPLE_CKPT), scale=None)
     out = _open(tmp_path / "out" / "g.png")
     assert out.mode == "L" and out.size == (42, 33)
 

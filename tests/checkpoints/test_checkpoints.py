@@ -17,7 +17,7 @@ from srlab.checkpoints import (
 )
 from srlab.errors import SrlabError
 
-BUNDLED = "srcnn_915_x3_sample"
+BUNDLED = "srcnn_x3"
 
 
 def _bundled_path():

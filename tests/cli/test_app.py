@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT, run_module, write_images
+from tests.conftest import REPO_ROOT, SAMPLE_CKPT, run_module, write_images
 
 
 def test_help_lists_each_commands_own_keys_and_groups():
@@ -120,7 +120,7 @@ def test_inference_imports_neither_lightning_nor_torchmetrics(tmp_path):
         "from omegaconf import OmegaConf\n"
         "from srlab.infer import infer\n"
         f"infer(OmegaConf.create({{'input': '{tmp_path / 'in'}', 'output': '{tmp_path / 'out'}',"
-        " 'ckpt': 'srcnn_915_x3_sample', 'scale': None, 'device': 'cpu', 'half': False,"
+        f" 'ckpt': '{SAMPLE_CKPT}', 'scale': None, 'device': 'cpu', 'half': False,"
         " 'tile': 'auto', 'tile_overlap': 'auto', 'torch_threads': 1}))\n"
         "import srlab.protocol.scoring, srlab.export, srlab.checkpoints\n"
         "print(sorted(m for m in ('lightning', 'torchmetrics', 'kornia', 'wandb') if m in sys.modules))\n"
@@ -143,7 +143,7 @@ def test_evaluate_refuses_a_scale_the_checkpoint_is_not(tmp_path):
     proc = run_module(
         "srlab.evaluate",
         [
-            "ckpt=srcnn_915_x3_sample",
+            f"ckpt={SAMPLE_CKPT}",
             "scale=2",
             f"paths.data_dir={tmp_path / 'data'}",
             "data.sets=[Set5]",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from tests.conftest import smooth_image
+from tests.conftest import SAMPLE_CKPT, smooth_image
 
 
 def test_tile_spans_cover_the_image_once():
@@ -25,7 +25,7 @@ def test_tiled_equals_untiled_for_a_y_model_on_rgb(tmp_path):
     from srlab.data.imageio import ImageData
     from srlab.inference.upscale import Upscaler
 
-    model = load_model("srcnn_915_x3_sample")
+    model = load_model(SAMPLE_CKPT)
     rgb = smooth_image(np.random.default_rng(3), 70, 95, 3)
     image = ImageData(rgb, None, 8, "RGB")
     whole = Upscaler(model, "cpu", tile=0).upscale(image).astype(int)

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 from torch import nn
 
-from tests.conftest import REPO_ROOT, run_module, smooth_image, write_images
+from tests.conftest import REPO_ROOT, SAMPLE_CKPT, run_module, smooth_image, write_images
 from tests.test_evaluate_ckpt import _psnr_by_hand, compose_evaluate
 
 
@@ -278,7 +278,7 @@ def test_tile_and_precision_defaults_follow_the_descriptor(community, caplog):
     assert drct.net.multiple_of == 16 and tiling_defaults(drct.net) == (256, 32)
     assert tiling_defaults(compact.net) == (256, 32)
     # srlab networks: 256 px tiles, context measured from the network (its receptive radius)
-    assert tiling_defaults(load_model("srcnn_915_x3_sample").net) == (256, None)
+    assert tiling_defaults(load_model(SAMPLE_CKPT).net) == (256, None)
     drct.net.tiling = "internal"
     assert resolve_tiling(drct.net, "auto", "auto") == (None, 0)  # whole images
     assert resolve_tiling(swinir.net, 0, "auto") == (None, 64)

@@ -78,8 +78,12 @@ def command_help(command: str, extra_dirs: list[str] | None = None) -> str:
         out.append("")
     aliases = ALIASES.get(command, {})
     if aliases:
-        spelled = ", ".join(f"{a}= -> {t}=" for a, t in aliases.items())
-        out.append(f"Also accepted: {spelled}.")
+        documented = [f"{a}= sets {t}=" for a, t in aliases.items() if a in ("scale", "ckpt")]
+        old = [f"{a}= (for {t}=)" for a, t in aliases.items() if a not in ("scale", "ckpt")]
+        if documented:
+            out.append(f"Same name in every srlab command: {', '.join(documented)}.")
+        if old:
+            out.append(f"Also accepted: {', '.join(old)}.")
     out.append(
         "Any key of the composed config can be set (`--cfg job` prints it); -m runs a sweep; "
         "--config-dir DIR adds your own config groups; --hydra-help shows Hydra's own help."

@@ -23,12 +23,13 @@ def test_help_lists_each_commands_own_keys_and_groups():
     assert "\n  ckpt " in train and "\n  init_from " in train and "\n  resume " in train
     for group in ("model", "data", "degradation", "trainer", "logger", "callbacks", "debug"):
         assert f"\n  {group} " in train, group
-    assert "srcnn_915" in train and "scale= -> data.scale=" in train
+    assert "srcnn_915" in train and "scale= sets data.scale=" in train
+    assert "ckpt_path= (for ckpt=)" in train
     evaluate = command_help("evaluate")
     assert (
         "\n  ckpt " in evaluate
         and "\n  round_y " in evaluate
-        and "scale= -> data.scales=" in evaluate
+        and "scale= sets data.scales=" in evaluate
     )
 
 

@@ -111,42 +111,46 @@ def evaluate_checkpoint(cfg: DictConfig, sets: list[str], scales: list[int]) -> 
     if _overridden("model") and OmegaConf.select(cfg, "model.net") is not None:
         net_config = OmegaConf.to_container(cfg.model.net, resolve=False)
     requested = scales if _overridden("data.scales") else [None]
-    model = None
-    for scale in requested:  # every explicitly requested scale must be the checkpoint's
-        model = load_model(cfg.ckpt, scale=scale, device="cpu")
-    if net_config is not None:
-        from srlab.checkpoints import check_compatible
+    # One checkpoint: every explicitly requested scale must be its own (load_model refuses others).
+    # A bundled family (ckpt=srcnn scale=[2,3,4]): its member of each scale, in one table.
+    models = list({m.path: m for m in (load_model(cfg.ckpt, scale=s) for s in requested)}.values())
+    family = len(models) > 1
+    results = []
+    for model in models:
+        if net_config is not None:
+            from srlab.checkpoints import check_compatible
 
-        net_config = {k: v for k, v in net_config.items() if not (isinstance(v, str) and "${" in v)}
-        check_compatible(model.meta, str(model.path), net_config=net_config)
-    if model.is_bicubic:
-        raise ConfigError(
-            "ckpt=bicubic: use model=bicubic data.scales=[…] for the bicubic baseline"
+            wanted = {k: v for k, v in net_config.items() if not (isinstance(v, str) and "${" in v)}
+            check_compatible(model.meta, str(model.path), net_config=wanted)
+        if model.is_bicubic:
+            raise ConfigError("ckpt=bicubic: use model=bicubic scale=[…] for the bicubic baseline")
+        label = (
+            str(cfg.model_name)
+            if _overridden("model_name")
+            else (str(cfg.ckpt) if family else _label(model))
         )
-    scale = model.scale
-    label = str(cfg.model_name) if _overridden("model_name") else _label(model)
-    log.info("evaluating %s at x%d on %s", model.describe(), scale, ", ".join(sets))
-    # The bicubic row is the model's own baseline, scored in the same pass: the same LR images
-    # upsampled in the model's colour mode (labelled "bicubic (Y)" or "bicubic (RGB)").
-    results = run_evaluation(
-        net_for_scale=lambda s: model.net,
-        sets=sets,
-        scales=[scale],
-        root=cfg.data.root,
-        degradation_for_scale=lambda s: instantiate_for_scale(cfg, "degradation", s),
-        device=cfg.device,
-        seed=int(cfg.seed),
-        round_y=bool(cfg.round_y),
-        model_name=label,
-        log=log.info,
-        bicubic=True,
-    )
+        log.info("evaluating %s at x%d on %s", model.describe(), model.scale, ", ".join(sets))
+        # The bicubic row is the model's own baseline, scored in the same pass: the same LR
+        # images upsampled in the model's colour mode (labelled "bicubic (Y)" / "bicubic (RGB)").
+        results += run_evaluation(
+            net_for_scale=lambda s, net=model.net: net,
+            sets=sets,
+            scales=[model.scale],
+            root=cfg.data.root,
+            degradation_for_scale=lambda s: instantiate_for_scale(cfg, "degradation", s),
+            device=cfg.device,
+            seed=int(cfg.seed),
+            round_y=bool(cfg.round_y),
+            model_name=label,
+            log=log.info,
+            bicubic=True,
+        )
+    model = models[-1]
     table = format_markdown(results, layout=cfg.table)
     print(table, flush=True)
     if cfg.save:
-        _write_results(
-            _result_dir(cfg, model), model.path.stem, table, results, bool(cfg.per_image)
-        )
+        stem = str(cfg.ckpt) if family else model.path.stem
+        _write_results(_result_dir(cfg, model), stem, table, results, bool(cfg.per_image))
     _log_tables(cfg, results, bool(cfg.per_image))
     return [r.as_dict(per_image=False) for r in results]
 

@@ -214,50 +214,50 @@ SUMMARY_COLUMNS = [
 PER_IMAGE_COLUMNS = ["dataset", "scale", "image", "model", "psnr", "ssim", "delta_psnr"]
 
 
+def _scored(cmp: Comparison):
+    """``(set comparison, model, its score)`` for every model scored on every (set, scale)."""
+    for g in cmp.sets:
+        for model in cmp.models:
+            if g.scores.get(model) is not None:
+                yield g, model, g.scores[model]
+
+
 def write_csv(cmp: Comparison, summary: Path, per_image: Path) -> None:
     """``summary``: one row per (model, set, scale), full precision; ``per_image``: every score."""
     with open(summary, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(SUMMARY_COLUMNS)
-        for g in cmp.sets:
-            for model in cmp.models:
-                s = g.scores.get(model)
-                if s is None:
-                    continue
-                d = s.delta
-                writer.writerow(
-                    [
-                        model,
-                        cmp.specs.get(model, ""),
-                        g.dataset,
-                        g.scale,
-                        s.images,
-                        s.psnr,
-                        s.ssim,
-                        cmp.reference,
-                        "" if d is None else d.mean,
-                        "" if d is None else d.low,
-                        "" if d is None else d.high,
-                        cmp.confidence,
-                        "" if d is None else d.improved,
-                        "" if d is None else d.n,
-                        cmp.resamples,
-                        cmp.seed,
-                    ]
-                )
+        for g, model, s in _scored(cmp):
+            d = s.delta
+            writer.writerow(
+                [
+                    model,
+                    cmp.specs.get(model, ""),
+                    g.dataset,
+                    g.scale,
+                    s.images,
+                    s.psnr,
+                    s.ssim,
+                    cmp.reference,
+                    "" if d is None else d.mean,
+                    "" if d is None else d.low,
+                    "" if d is None else d.high,
+                    cmp.confidence,
+                    "" if d is None else d.improved,
+                    "" if d is None else d.n,
+                    cmp.resamples,
+                    cmp.seed,
+                ]
+            )
     with open(per_image, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(PER_IMAGE_COLUMNS)
-        for g in cmp.sets:
-            for model in cmp.models:
-                s = g.scores.get(model)
-                if s is None:
-                    continue
-                for i, row in enumerate(s.per_image):
-                    delta = "" if s.delta_per_image is None else s.delta_per_image[i]
-                    writer.writerow(
-                        [g.dataset, g.scale, row["name"], model, row["psnr"], row["ssim"], delta]
-                    )
+        for g, model, s in _scored(cmp):
+            for i, row in enumerate(s.per_image):
+                delta = "" if s.delta_per_image is None else s.delta_per_image[i]
+                writer.writerow(
+                    [g.dataset, g.scale, row["name"], model, row["psnr"], row["ssim"], delta]
+                )
 
 
 def write_tables(

@@ -23,6 +23,7 @@ from srlab.data.samplers import evaluation_sampler
 from srlab.data.sources import ImageSource
 from srlab.degradations.base import BicubicDegradation
 from srlab.protocol.scoring import image_seed
+from srlab.utils.precision import full_float32
 
 log = logging.getLogger(__name__)
 
@@ -230,13 +231,16 @@ class SRDataModule(L.LightningDataModule):
         """
         hr = batch["hr"]
         hr = hr.float() / 255 if hr.dtype == torch.uint8 else hr.float()
-        if training:
-            lr = self.degradation(hr, generator=self._generator(hr.device))
-        else:
-            index = int(batch["index"][0]) if "index" in batch else 0
-            lr = self.val_degradation(
-                hr, generator=self._generator(hr.device, image_seed(self.seed, index))
-            )
+        # Full float32 (no TF32/bf16 products, no autocast): LR images never depend on the
+        # trainer's precision settings.
+        with full_float32(hr.device.type):
+            if training:
+                lr = self.degradation(hr, generator=self._generator(hr.device))
+            else:
+                index = int(batch["index"][0]) if "index" in batch else 0
+                lr = self.val_degradation(
+                    hr, generator=self._generator(hr.device, image_seed(self.seed, index))
+                )
         return {**batch, "hr": hr, "lr": lr}
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:

@@ -8,8 +8,8 @@ Protocol (what the SR literature's MATLAB code does), per HR image and scale ``s
    benchmark LR files are 8-bit); random degradations draw from a generator seeded per image
    (:func:`image_seed`), so every run, every model and every validation see identical LR images;
 3. feed it to the network in its colour mode (:func:`srlab.protocol.colour.to_model_space`: Y of
-   BT.601 for 1-channel networks, RGB for 3-channel ones; grey images as they are), in float32
-   with autocast off whatever the trainer's precision (:func:`super_resolve`);
+   BT.601 for 1-channel networks, RGB for 3-channel ones; grey images as they are), in full
+   float32 whatever the trainer's precision, TF32 or autocast settings (:func:`super_resolve`);
 4. score with :mod:`srlab.protocol.metrics`: output rounded to uint8, Y channel, ``s`` pixels
    shaved, PSNR/SSIM per image; a set's figure is the mean over its images.
 
@@ -32,6 +32,7 @@ from torch import nn
 from srlab.degradations.resize import imresize
 from srlab.protocol.colour import to_model_space
 from srlab.protocol.metrics import psnr_per_image, ssim_per_image
+from srlab.utils.precision import full_float32
 
 __all__ = [
     "BatchScores",
@@ -53,11 +54,13 @@ def image_seed(seed: int, index: int) -> int:
 def super_resolve(net: nn.Module, lr_image: torch.Tensor) -> torch.Tensor:
     """Image-space LR ``(B, C, h, w)`` -> the network's output ``(B, in_channels, s*h, s*w)``.
 
-    Float32 with autocast off: under a ``bf16-mixed``/``16-mixed`` trainer the convolutions would
-    otherwise carry ~3 significant digits, an error as large as a uint8 step.
+    Full float32 (:func:`srlab.utils.precision.full_float32`): autocast off, and no TF32 or
+    bfloat16 products (``matmul_precision``, cuDNN's TF32 convolutions). Under a ``bf16-mixed``
+    trainer the convolutions would otherwise carry ~3 significant digits, an error as large as a
+    uint8 step; so the same weights score the same under any trainer precision.
     """
     x = to_model_space(lr_image.float(), int(getattr(net, "in_channels", 3)))
-    with torch.autocast(device_type=x.device.type, enabled=False):
+    with full_float32(x.device.type):
         return net(x).float()
 
 
@@ -65,8 +68,7 @@ def bicubic_baseline(net: nn.Module, lr_image: torch.Tensor) -> torch.Tensor:
     """The bicubic counterpart of ``super_resolve(net, lr_image)``: the protocol's bicubic of the
     same LR image in the network's colour mode, ``(B, in_channels, s*h, s*w)``."""
     x = to_model_space(lr_image.float(), int(getattr(net, "in_channels", 3)))
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        return imresize(x, int(net.scale))
+    return imresize(x, int(net.scale))  # full float32 inside
 
 
 class BatchScores(NamedTuple):

@@ -86,7 +86,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         )
 
     if rank_zero_only.rank == 0:
-        _print_summary(cfg, metrics, ckpt_cb)
+        _print_summary(cfg, metrics, trainer, model.in_channels)
     _finish_wandb(loggers)
     return metrics
 
@@ -96,7 +96,6 @@ def _resume_checkpoint(cfg: DictConfig, run_dir: str) -> str | None:
     """The checkpoint to continue from (``ckpt=…`` or ``resume=auto``), with loggers set up
     to continue too: the W&B run id recorded by the resumed run, CSV metrics in a new sub-folder.
     """
-    import torch
     from omegaconf import open_dict
 
     from srlab.training.resume import LAST_CKPT, latest_resumable_run, read_wandb_id
@@ -117,9 +116,7 @@ def _resume_checkpoint(cfg: DictConfig, run_dir: str) -> str | None:
                 f.write(f"{resumed_run}\n")
     if ckpt_path is None:
         return None
-    step = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True).get(
-        "global_step", 0
-    )
+    step = _check_resumable(cfg, str(ckpt_path), resumed_run)
     log.info("resuming from %s (global step %d)", ckpt_path, step)
     print(f"[srlab] resuming from {ckpt_path} at global step {step}", flush=True)
     with open_dict(cfg):
@@ -130,6 +127,38 @@ def _resume_checkpoint(cfg: DictConfig, run_dir: str) -> str | None:
             # CSVLogger deletes an existing metrics.csv: keep each attempt's metrics apart.
             cfg.logger.csv.version = f"resumed_at_step_{step}"
     return str(ckpt_path)
+
+
+def _check_resumable(cfg: DictConfig, ckpt_path: str, resumed_run) -> int:
+    """The global step of checkpoint ``ckpt_path``, after checking that this config can continue
+    it: readable (one-line errors), the configured model and scale, steps left to train.
+
+    Raises:
+        CheckpointError: unreadable, or another architecture or scale (``init_from=`` fine-tunes
+            from another checkpoint's weights); ``trainer.max_steps`` already reached.
+    """
+    from srlab.checkpoints import CheckpointError, checkpoint_meta, read_checkpoint
+    from srlab.checkpoints.loading import mismatches
+
+    what = f"resume=auto: the latest run's {ckpt_path}" if resumed_run else f"ckpt={ckpt_path}"
+    ckpt = read_checkpoint(ckpt_path, mmap=True)  # metadata only: tensors stay on disk
+    net_config = OmegaConf.to_container(cfg.model.net, resolve=True)
+    differences = mismatches(checkpoint_meta(ckpt), int(cfg.data.scale), net_config)
+    if differences:
+        raise CheckpointError(
+            f"{what} cannot be continued with this config: {'; '.join(differences)}. "
+            "ckpt=/resume= continue a run with its own model and scale; to train this config "
+            f"starting from the checkpoint's weights, use init_from={ckpt_path}"
+        )
+    step = int(ckpt.get("global_step", 0))
+    max_steps = cfg.trainer.get("max_steps")
+    if max_steps is not None and max_steps != -1 and step >= int(max_steps):
+        raise CheckpointError(
+            f"{what} is at global step {step} and trainer.max_steps={max_steps}: nothing left "
+            f"to train (the run's summary.json and checkpoints stay as they are); raise "
+            f"trainer.max_steps above {step} to continue it"
+        )
+    return step
 
 
 def _init_weights(model, spec: str, net_config: dict) -> None:
@@ -168,22 +197,26 @@ def _record_wandb_id(loggers: list, run_dir: str) -> None:
             write_wandb_id(run_dir, lg.experiment.id)
 
 
-def _print_summary(cfg: DictConfig, metrics: dict[str, float], ckpt_cb) -> None:
+def _print_summary(cfg: DictConfig, metrics: dict[str, float], trainer, in_channels: int) -> None:
+    from srlab.training.callbacks.checkpoint import checkpoint_paths
+
     name = cfg.get("experiment_name", "model")
     best = metrics.get("val/psnr_best", metrics.get("val/psnr"))
     bicubic = metrics.get("val/psnr_bicubic")
+    colour = "Y" if in_channels == 1 else "RGB"
     lines = [f"[srlab] {name}: validation PSNR (Y, {cfg.data.scale}-px border shaved)"]
     if best is not None:
         lines.append(f"  model   : {best:.3f} dB (best checkpoint)")
     if bicubic is not None:
-        lines.append(f"  bicubic : {bicubic:.3f} dB")
+        # The model's own baseline: the same LR images upsampled by bicubic in its colour mode.
+        lines.append(f"  bicubic : {bicubic:.3f} dB (bicubic ({colour}): same LR, {colour} upsampled)")
     if best is not None and bicubic is not None:
         lines.append(f"  gain    : {best - bicubic:+.3f} dB")
-    if ckpt_cb is not None and ckpt_cb.best_model_path:
-        lines.append(f"  best    : {ckpt_cb.best_model_path}")
-        last = os.path.join(ckpt_cb.dirpath, "last.ckpt")
-        if os.path.exists(last):
-            lines.append(f"  last    : {last}")
+    best_path, last_path = checkpoint_paths(trainer)
+    if best_path:
+        lines.append(f"  best    : {best_path}")
+    if last_path:
+        lines.append(f"  last    : {last_path}")
     print("\n".join(lines), flush=True)
 
 

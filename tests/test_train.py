@@ -114,3 +114,49 @@ def test_validation_scores_in_float32_under_mixed_precision(tmp_path, image_dirs
     for got, want in zip(scored, reference, strict=True):
         assert got.dtype == torch.float32
         torch.testing.assert_close(got, want)
+
+
+def test_item09_resume_refuses_another_scale_or_model_and_a_reached_max_steps(
+    tmp_path, image_dirs
+):
+    """Item 9: ckpt= continues a run with its own model and scale (a one-line refusal naming
+    init_from= otherwise) and says when max_steps is already reached, leaving the run's files
+    alone; init_from= fine-tunes at another scale with the baseline of that scale."""
+    import json
+
+    from srlab.checkpoints import CheckpointError
+    from srlab.train import train
+
+    base = fast_overrides(*image_dirs, steps=4) + ["model=srcnn_915"]
+    first = tmp_path / "x3"
+    x3 = train(compose_train(base, output_dir=first))
+    last = first / "checkpoints" / "last.ckpt"
+    summary_before = (first / "summary.json").read_text()
+
+    refusals = {
+        "data.scale=2": "x3 SRCNN model, the config asks for x2",
+        "model=fsrcnn": "SRCNN network, the config asks for FSRCNN",
+        "model=srcnn": "f2=1 (config: 5)",
+        "trainer.max_steps=3": "global step 4 and trainer.max_steps=3: nothing left to train",
+        "trainer.max_steps=4": "global step 4 and trainer.max_steps=4: nothing left to train",
+    }
+    for override, reason in refusals.items():
+        out = tmp_path / override.replace("=", "_")
+        cfg = compose_train([*base, f"ckpt={last}", override], output_dir=out)
+        with pytest.raises(CheckpointError) as info:
+            train(cfg)
+        message = str(info.value)
+        assert reason in message and str(last) in message and "\n" not in message, message
+        if "max_steps" not in override:
+            assert f"init_from={last}" in message
+        assert not (out / "summary.json").exists() and not (out / "checkpoints").exists()
+    assert (first / "summary.json").read_text() == summary_before
+
+    # Explicit fine-tuning at x2: trains, and its baseline is the x2 one of the same images.
+    x2 = train(
+        compose_train([*base, f"init_from={last}", "data.scale=2"], output_dir=tmp_path / "x2")
+    )
+    reference = train(compose_train([*base, "data.scale=2"], output_dir=tmp_path / "x2_fresh"))
+    assert x2["val/psnr_bicubic"] == pytest.approx(reference["val/psnr_bicubic"], abs=1e-9)
+    assert abs(x2["val/psnr_bicubic"] - x3["val/psnr_bicubic"]) > 1.0
+    assert json.loads((tmp_path / "x2" / "summary.json").read_text())["global_step"] == 4

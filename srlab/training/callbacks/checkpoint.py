@@ -10,8 +10,10 @@
   CUDA), numpy and Python RNG states and the DataModule's training-degradation generator, so a
   resumed run draws the same random patches and degradations as an uninterrupted one.
 
-The periodic ``last.ckpt`` is a plain second ``ModelCheckpoint`` (``callbacks.periodic_checkpoint``
-with ``every_n_train_steps``); the best-on-``val/psnr`` callback stays the first ModelCheckpoint.
+* :class:`LastCheckpoint` — ``last.ckpt`` (``callbacks.periodic_checkpoint``): every
+  ``every_n_train_steps`` steps, after every validation and at the end of training, so it always
+  holds the latest state. The best-on-``val/psnr`` callback stays the first ModelCheckpoint
+  (``trainer.checkpoint_callback``); :func:`checkpoint_paths` reads both.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -222,3 +225,59 @@ class TrainingStateCheckpoint(L.Callback):
         datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
         generator = getattr(datamodule, "_train_generator", None)
         return generator if isinstance(generator, torch.Generator) else None
+
+
+# ---------------------------------------------------------------------------- last.ckpt
+class LastCheckpoint(ModelCheckpoint):
+    """Writes ``<dirpath>/last.ckpt`` every ``every_n_train_steps`` steps, after every validation
+    during fit, and when training ends (if that step was not saved yet).
+
+    Lightning's ``ModelCheckpoint(save_last=True, every_n_train_steps=N)`` alone saves at the N-step
+    marks and, at the end, only if it never saved before: a run of 1500 steps with N = 1000 would
+    end with a ``last.ckpt`` of step 1000.
+
+    Args:
+        dirpath: the checkpoint folder (``${paths.output_dir}/checkpoints``).
+        every_n_train_steps: optimizer steps between periodic saves (``None``: no periodic save).
+    """
+
+    def __init__(self, dirpath: str, every_n_train_steps: int | None = 1000) -> None:
+        super().__init__(
+            dirpath=dirpath,
+            save_top_k=0,
+            save_last=True,
+            every_n_train_steps=every_n_train_steps,
+        )
+
+    def _save_last_now(self, trainer: L.Trainer) -> None:
+        # Skipped outside fit, during the sanity check, and when this step is saved already.
+        if not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        self._save_last_now(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        if trainer.global_step > 0:
+            self._save_last_now(trainer)
+
+
+def checkpoint_paths(trainer: L.Trainer) -> tuple[str | None, str | None]:
+    """``(best, last)`` absolute checkpoint paths of a trainer's ``ModelCheckpoint`` callbacks.
+
+    The best one is ``trainer.checkpoint_callback``'s (the first ModelCheckpoint: ``val/psnr``);
+    ``last.ckpt`` is written by another one (:class:`LastCheckpoint`), so every callback is asked.
+    ``None`` for a checkpoint that was not written.
+    """
+    callbacks = list(getattr(trainer, "checkpoint_callbacks", None) or [])
+    first = getattr(trainer, "checkpoint_callback", None)
+    best = getattr(first, "best_model_path", "") or None
+    last = next(
+        (cb.last_model_path for cb in callbacks if getattr(cb, "last_model_path", "")), None
+    )
+    return (
+        os.path.abspath(best) if best else None,
+        os.path.abspath(last) if last else None,
+    )

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from srlab.cli.checks import validate_train_config
 from srlab.cli.config import CONFIG_DIR
-from srlab.errors import user_errors
+from srlab.errors import find_user_error, user_errors
 
 log = logging.getLogger("srlab.train")
 
@@ -23,7 +24,50 @@ log = logging.getLogger("srlab.train")
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and optionally test) the configured model; returns the logged metrics as floats,
     plus ``val/psnr_best`` (the best checkpoint's score). Checkpoint paths are printed, not returned.
+
+    A run that fails to start (a user error before its first training step: a bad value, missing
+    data, an unusable checkpoint) leaves no run directory behind: the one Hydra created for it is
+    removed, so ``srlab.report`` and ``resume=auto`` never meet empty runs.
     """
+    run_dir = Path(str(cfg.paths.output_dir))
+    fresh = _holds_only_hydra_files(run_dir)  # not a resumed run's directory
+    progress: dict = {}
+    try:
+        return _train(cfg, progress)
+    except BaseException as e:
+        trainer = progress.get("trainer")
+        started = trainer is not None and trainer.global_step > 0
+        if fresh and not started and find_user_error(e) is not None:
+            _remove_failed_start(run_dir, Path(str(cfg.paths.experiments_dir)))
+        raise
+
+
+# What Hydra writes into a run directory before srlab's code runs.
+_HYDRA_FILES = {".hydra", "train.log"}
+
+
+def _holds_only_hydra_files(run_dir: Path) -> bool:
+    return not run_dir.exists() or {p.name for p in run_dir.iterdir()} <= _HYDRA_FILES
+
+
+def _remove_failed_start(run_dir: Path, experiments_dir: Path) -> None:
+    """Delete the directory of a run that never trained (and its experiment folder if that is
+    now empty); only on global rank 0."""
+    import shutil
+
+    from lightning.pytorch.utilities import rank_zero_only
+
+    if rank_zero_only.rank != 0 or not run_dir.is_dir():
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    parent = run_dir.parent
+    if parent.resolve().parent == experiments_dir.resolve() and not any(parent.iterdir()):
+        parent.rmdir()  # experiments/<experiment_name>/ held only this run
+    log.info("start-up failed: removed the run directory %s", run_dir)
+
+
+def _train(cfg: DictConfig, progress: dict) -> dict[str, float]:
+    """:func:`train`'s work; ``progress["trainer"]`` is set once the Trainer exists."""
     validate_train_config(cfg)  # one-line errors naming the key, before anything heavy
     # Heavy imports here, not at module import: `--help` and config errors stay fast.
     import lightning as L
@@ -63,6 +107,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # Every checkpoint (best, last, periodic) is written atomically: temp file + fsync + rename.
     extra = {} if cfg.trainer.get("plugins") else {"plugins": [AtomicCheckpointIO()]}
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra)
+    progress["trainer"] = trainer
     check_launch(trainer)
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
@@ -209,7 +254,9 @@ def _print_summary(cfg: DictConfig, metrics: dict[str, float], trainer, in_chann
         lines.append(f"  model   : {best:.3f} dB (best checkpoint)")
     if bicubic is not None:
         # The model's own baseline: the same LR images upsampled by bicubic in its colour mode.
-        lines.append(f"  bicubic : {bicubic:.3f} dB (bicubic ({colour}): same LR, {colour} upsampled)")
+        lines.append(
+            f"  bicubic : {bicubic:.3f} dB (bicubic ({colour}): same LR, {colour} upsampled)"
+        )
     if best is not None and bicubic is not None:
         lines.append(f"  gain    : {best - bicubic:+.3f} dB")
     best_path, last_path = checkpoint_paths(trainer)

@@ -194,3 +194,35 @@ def test_bicubic_through_evaluate_prints_published_set5_set14(shared_data, tmp_p
     printed = capsys.readouterr().out  # within 0.01-0.02 dB: srlab keeps Y float (metrics doc)
     for r in rows:
         assert f"| bicubic | {r['dataset']} | {r['psnr']:.2f} / {r['ssim']:.4f} |" in printed
+
+
+def test_item12_evaluate_keeps_earlier_tables_and_leaves_no_stray_folder(tmp_path, tiny_sets):
+    """Item 12: a second evaluation of a checkpoint writes <stem>_eval-2.md/.csv (and says so)
+    instead of overwriting the first; no evaluate_<model>/ run folder is left behind."""
+    from tests.conftest import run_module
+
+    run = tmp_path / "run"
+    _write_srcnn_ckpt(run / "checkpoints" / "best.ckpt", scale=2)
+    exp = tmp_path / "experiments"
+    args = [
+        f"ckpt={run}",
+        f"paths.data_dir={tiny_sets}",
+        f"paths.experiments_dir={exp}",
+        "data.sets=[Set14]",
+        "device=cpu",
+    ]
+    first = run_module("srlab.evaluate", args, cwd=tmp_path, timeout=120)
+    assert first.returncode == 0, first.stderr[-2000:]
+    ckpt_dir = run / "checkpoints"
+    assert f"results in {ckpt_dir / 'best_eval'}.{{md,csv}}" in first.stdout
+    (ckpt_dir / "best_eval.md").write_text("an earlier evaluation\n")
+    second = run_module("srlab.evaluate", [*args, "data.sets=[Set5]"], cwd=tmp_path, timeout=120)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "best_eval-2" in second.stdout and "best_eval.md of an earlier evaluation is kept" in (
+        second.stdout
+    )
+    assert (ckpt_dir / "best_eval.md").read_text() == "an earlier evaluation\n"
+    assert "Set5" in (ckpt_dir / "best_eval-2.md").read_text()
+    assert "Set14" in (ckpt_dir / "best_eval.csv").read_text()
+    assert "Set5" in (ckpt_dir / "best_eval-2.csv").read_text()
+    assert not exp.exists() or not any(exp.iterdir()), sorted(exp.rglob("*"))

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import torch
 
-from tests.conftest import compose_train, fast_overrides, run_module
+from tests.conftest import compose_train, fast_overrides, run_module, write_images
 
 
 def test_train_writes_best_and_last_checkpoints_that_reload(tmp_path, image_dirs):
@@ -116,9 +116,7 @@ def test_validation_scores_in_float32_under_mixed_precision(tmp_path, image_dirs
         torch.testing.assert_close(got, want)
 
 
-def test_item09_resume_refuses_another_scale_or_model_and_a_reached_max_steps(
-    tmp_path, image_dirs
-):
+def test_item09_resume_refuses_another_scale_or_model_and_a_reached_max_steps(tmp_path, image_dirs):
     """Item 9: ckpt= continues a run with its own model and scale (a one-line refusal naming
     init_from= otherwise) and says when max_steps is already reached, leaving the run's files
     alone; init_from= fine-tunes at another scale with the baseline of that scale."""
@@ -160,3 +158,50 @@ def test_item09_resume_refuses_another_scale_or_model_and_a_reached_max_steps(
     assert x2["val/psnr_bicubic"] == pytest.approx(reference["val/psnr_bicubic"], abs=1e-9)
     assert abs(x2["val/psnr_bicubic"] - x3["val/psnr_bicubic"]) > 1.0
     assert json.loads((tmp_path / "x2" / "summary.json").read_text())["global_step"] == 4
+
+
+def test_item12_failed_starts_leave_no_run_directory(tmp_path, image_dirs):
+    """Item 12: a start that fails (bad value, missing data, bad checkpoint, an error inside the
+    trainer before step 1) removes the run directory Hydra made for it; nothing for srlab.report
+    to list as an empty row."""
+    from srlab.errors import SrlabError, find_user_error
+    from srlab.train import train
+
+    exp = tmp_path / "experiments"
+    proc = _run_cli(
+        [*fast_overrides(*image_dirs), f"paths.experiments_dir={exp}", "data.patch_size=25"],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2 and "data.patch_size=25" in proc.stderr, proc.stderr[-2000:]
+    assert not exp.exists() or not any(exp.rglob("*")), sorted(exp.rglob("*"))
+
+    bad_ckpt = tmp_path / "bad.ckpt"
+    bad_ckpt.write_bytes(b"not a checkpoint")
+    tiny, empty = tmp_path / "tiny", tmp_path / "empty"
+    write_images(tiny, 2, size=(12, 12), seed=5)  # smaller than the 24 px patches
+    empty.mkdir()
+    failures = {
+        "lr": ["model.optimizer.lr=-0.001"],
+        "data": [f"data.val_dir={empty}"],  # a folder without images
+        "ckpt": [f"ckpt={bad_ckpt}"],
+        "in_trainer": [f"data.train_dir={tiny}"],  # found by the datamodule inside fit()
+    }
+    for name, extra in failures.items():
+        run = exp / "srcnn_folder_x3" / name
+        (run / ".hydra").mkdir(parents=True)  # what Hydra writes before srlab starts
+        (run / "train.log").write_text("")
+        overrides = [*fast_overrides(*image_dirs), f"paths.experiments_dir={exp}", *extra]
+        cfg = compose_train(overrides, output_dir=run)
+        with pytest.raises(Exception) as info:  # Hydra wraps errors raised while instantiating
+            train(cfg)
+        assert find_user_error(info.value) is not None, info.value  # printed in one line
+        assert not run.exists(), f"{name}: {sorted(p.name for p in run.iterdir())}"
+    assert not (exp / "srcnn_folder_x3").exists()  # the experiment folder held only those
+
+    # A run directory that already held a run (resume=auto, ckpt into the same dir) is kept.
+    run = exp / "kept"
+    (run / "checkpoints").mkdir(parents=True)
+    cfg = compose_train([*fast_overrides(*image_dirs), "data.patch_size=25"], output_dir=run)
+    with pytest.raises(SrlabError):
+        train(cfg)
+    assert (run / "checkpoints").is_dir()

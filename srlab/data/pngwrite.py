@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from srlab.utils.files import default_file_mode
+
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return (
@@ -50,12 +52,6 @@ def encode_png16(arr: np.ndarray, level: int = 6) -> bytes:
     )
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_png(path: str | Path, arr: np.ndarray) -> Path:
     """Write ``(H, W, C)`` (C = 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA) ``uint8``/``uint16`` as PNG.
 
@@ -78,7 +74,7 @@ def write_png(path: str | Path, arr: np.ndarray) -> Path:
                 mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
                 img = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr, mode=mode)
                 img.save(f, format="PNG")
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

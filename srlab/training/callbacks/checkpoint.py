@@ -33,6 +33,8 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from srlab.utils.files import default_file_mode
+
 log = logging.getLogger(__name__)
 
 # Test-only hook: seconds to sleep after each chunk torch.save writes, so that a test can kill the
@@ -83,6 +85,7 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
             torch.save(obj, _SlowWriter(f, delay) if delay > 0 else f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600 files: 0644 like other outputs
         os.replace(tmp, path)
     except BaseException:
         with suppress(OSError):

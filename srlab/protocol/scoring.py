@@ -5,8 +5,9 @@ Protocol (what the SR literature's MATLAB code does), per HR image and scale ``s
 
 1. mod-crop the HR image to multiples of ``s`` (top-left part kept);
 2. make the LR image with the degradation (default: MATLAB bicubic ``x1/s``, rounded to uint8 —
-   benchmark LR files are 8-bit); random degradations draw from a generator seeded per image
-   (:func:`image_seed`), so every run, every model and every validation see identical LR images;
+   benchmark LR files are 8-bit); random degradations draw from a CPU generator seeded per image
+   (:func:`image_generator`), so every run, every model, every validation and every device see
+   identical LR images;
 3. feed it to the network in its colour mode (:func:`srlab.protocol.colour.to_model_space`: Y of
    BT.601 for 1-channel networks, RGB for 3-channel ones; grey images as they are), in full
    float32 whatever the trainer's precision, TF32 or autocast settings (:func:`super_resolve`);
@@ -40,6 +41,7 @@ __all__ = [
     "bicubic_baseline",
     "evaluate",
     "evaluate_source",
+    "image_generator",
     "image_seed",
     "score_batch",
     "super_resolve",
@@ -49,6 +51,14 @@ __all__ = [
 def image_seed(seed: int, index: int) -> int:
     """Seed of image ``index``'s degradation generator (validation, evaluate and compare)."""
     return seed + 7919 * (index + 1)
+
+
+def image_generator(seed: int, index: int) -> torch.Generator:
+    """Image ``index``'s degradation generator: always a *CPU* generator, whatever device the
+    degradation runs on. CPU and CUDA generators give different streams; drawing every random
+    parameter and noise field on the CPU (then moving it) makes validation on a GPU, validation
+    on a CPU and ``srlab.evaluate`` on either produce the same LR images."""
+    return torch.Generator(device="cpu").manual_seed(image_seed(seed, index))
 
 
 def super_resolve(net: nn.Module, lr_image: torch.Tensor) -> torch.Tensor:
@@ -201,8 +211,7 @@ def evaluate_source(
     for index in range(len(source)):
         hr = modcrop(source.load(index), scale).to(device=device, dtype=torch.float32)
         hr = hr.div(255).unsqueeze(0)
-        generator = torch.Generator(device=device).manual_seed(image_seed(seed, index))
-        lr = degradation(hr, generator=generator)
+        lr = degradation(hr, generator=image_generator(seed, index))  # CPU: same on any device
         scores = score_batch(net, lr, hr, bicubic=bicubic, round_y=round_y)
         name = source.name(index)
         rows.append({"name": name, "psnr": float(scores.psnr[0]), "ssim": float(scores.ssim[0])})

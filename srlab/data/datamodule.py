@@ -151,12 +151,17 @@ class SRDataModule(L.LightningDataModule):
         )
 
     def setup(self, stage: str | None = None) -> None:
+        # Each DDP rank draws its own patches (with num_workers=0 they come from a generator
+        # seeded from the seed and the rank; worker processes are seeded per rank by Lightning).
+        rank = self.trainer.global_rank if self.trainer is not None else 0
         common = dict(
             augment=self.augment,
             in_memory=self.in_memory,
             cache=self.cache,
             repeats=self.repeats,
             skip_bad_images=self.skip_bad_images,
+            seed=self.seed,
+            rank=rank,
         )
         if stage in (None, "fit") and self.train_set is None:
             if self.patch_sampling == "grid":

@@ -7,8 +7,9 @@
   one. (Lightning's own save goes through an fsspec transaction whose temporary file lives in the
   system temp dir: across filesystems the final move is a copy, and nothing is fsync-ed.)
 * :class:`TrainingStateCheckpoint` — a callback storing what Lightning does not: the torch (CPU and
-  CUDA), numpy and Python RNG states and the DataModule's training-degradation generator, so a
-  resumed run draws the same random patches and degradations as an uninterrupted one.
+  CUDA), numpy and Python RNG states, the training dataset's patch generator and the DataModule's
+  training-degradation generator, so a resumed run draws the same random patches and
+  degradations as an uninterrupted one.
 
 * :class:`LastCheckpoint` — ``last.ckpt`` (``callbacks.periodic_checkpoint``): every
   ``every_n_train_steps`` steps, after every validation and at the end of training, so it always
@@ -187,16 +188,21 @@ class TrainingStateCheckpoint(L.Callback):
 
     def __init__(self) -> None:
         self._pending_generator_state: torch.Tensor | None = None
+        self._pending_patch_state: torch.Tensor | None = None
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"rng": collect_rng_states()}
         generator = self._datamodule_generator()
         if generator is not None:
             state["datamodule_generator"] = generator.get_state()
+        patches = self._patch_generator()
+        if patches is not None:
+            state["patch_generator"] = patches.get_state()
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._pending_generator_state = state_dict.get("datamodule_generator")
+        self._pending_patch_state = state_dict.get("patch_generator")
         if "rng" not in state_dict:
             return
         set_rng_states(state_dict["rng"])
@@ -209,11 +215,19 @@ class TrainingStateCheckpoint(L.Callback):
             np.random.seed(seed)
             random.seed(seed)
             self._pending_generator_state = None  # keeps its own per-rank seed
+            self._pending_patch_state = seed  # a per-rank seed for its patches too
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self._trainer = trainer  # before Lightning restores a checkpoint (load_state_dict)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        patch_state, self._pending_patch_state = self._pending_patch_state, None
+        patches = self._patch_generator()
+        if patch_state is not None and patches is not None:
+            if isinstance(patch_state, int):
+                patches.manual_seed(patch_state)
+            else:
+                patches.set_state(patch_state)
         state, self._pending_generator_state = self._pending_generator_state, None
         datamodule = trainer.datamodule
         if state is None or datamodule is None or not hasattr(datamodule, "_train_generator"):
@@ -222,6 +236,14 @@ class TrainingStateCheckpoint(L.Callback):
         generator.set_state(state)
         # SRDataModule draws training degradations from this generator (created lazily otherwise).
         datamodule._train_generator = generator
+
+    def _patch_generator(self) -> torch.Generator | None:
+        """The training dataset's main-process patch generator (``num_workers=0``), if any."""
+        trainer = getattr(self, "_trainer", None)
+        datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
+        dataset = getattr(datamodule, "train_set", None)
+        generator = getattr(dataset, "patch_generator", None)
+        return generator if isinstance(generator, torch.Generator) else None
 
     def _datamodule_generator(self) -> torch.Generator | None:
         trainer = getattr(self, "_trainer", None)

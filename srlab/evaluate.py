@@ -54,6 +54,7 @@ def evaluate(cfg: DictConfig) -> list[dict]:
         round_y=bool(cfg.round_y),
         model_name=str(cfg.model_name),
         log=log.info,
+        grey_as_rgb=bool(cfg.get("grey_as_rgb", False)),
     )
     table = format_markdown(results, layout=cfg.table)
     print(table, flush=True)
@@ -140,6 +141,7 @@ def evaluate_checkpoint(cfg: DictConfig, sets: list[str], scales: list[int]) -> 
         model_name=label,
         log=log.info,
         bicubic=True,
+        grey_as_rgb=bool(cfg.get("grey_as_rgb", False)),
     )
     table = format_markdown(results, layout=cfg.table)
     print(table, flush=True)

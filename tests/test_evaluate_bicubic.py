@@ -243,3 +243,46 @@ def test_item06_per_image_generators_are_cpu_generators_whatever_the_device():
     (generator,) = seen
     assert generator.device.type == "cpu"
     assert torch.equal(generator.get_state(), image_generator(5, 3).get_state())
+
+
+def test_item08_grey_images_scored_on_grey_by_default_or_as_rgb_like_basicsr(tmp_path):
+    """Item 8: a one-channel image is scored on its grey values (srlab's, MATLAB's convention);
+    grey_as_rgb=True reads it as three equal channels first (BasicSR, KAIR): scored on
+    Y = 16 + 219 g/255, 20 log10(255/219) = 1.32 dB higher for an RGB model's same output (a Y
+    model sees Y = 16 + 219 g/255 as its input then, and its output is rounded on that scale:
+    about the same gain); colour images unchanged."""
+    import math
+
+    source = BenchmarkSet(_tiny_benchmark(tmp_path), "Set5")
+    assert [source.load(i).shape[0] for i in range(2)] == [3, 1]  # a colour and a grey image
+    gain = 20 * math.log10(255 / 219)
+    for net, tolerance in ((Bicubic(3, 3), 1e-9), (Bicubic(3, 1), 0.1)):  # RGB and Y models
+        ours = evaluate_source(net, source, 3)
+        basicsr = evaluate_source(net, source, 3, grey_as_rgb=True)
+        (colour, grey), (colour_rgb, grey_rgb) = ours.per_image, basicsr.per_image
+        assert colour_rgb["psnr"] == colour["psnr"]
+        assert grey_rgb["psnr"] == pytest.approx(grey["psnr"] + gain, abs=tolerance)
+        assert grey_rgb["psnr"] - grey["psnr"] > 1.2
+
+    # The command's option (conf/evaluate.yaml grey_as_rgb).
+    from srlab.evaluate import evaluate as evaluate_cfg
+
+    common = [f"paths.data_dir={tmp_path}", "data.sets=[Set5]", "data.scales=[3]", "save=false"]
+    default = evaluate_cfg(_compose_evaluate(common))[0]["psnr"]
+    as_rgb = evaluate_cfg(_compose_evaluate([*common, "grey_as_rgb=true"]))[0]["psnr"]
+    assert as_rgb - default == pytest.approx(gain / 2, abs=1e-9)  # one of the two images
+
+
+def test_item08_set14_bridge_scores_1_32_db_higher_as_rgb(shared_data):
+    import math
+
+    source = BenchmarkSet(shared_data, "Set14")
+    ours = evaluate_source(Bicubic(3, 3), source, 3)
+    basicsr = evaluate_source(Bicubic(3, 3), source, 3, grey_as_rgb=True)
+    diffs = {
+        a["name"]: b["psnr"] - a["psnr"]
+        for a, b in zip(ours.per_image, basicsr.per_image, strict=True)
+    }
+    assert [name for name, d in diffs.items() if abs(d) > 1e-9] == ["bridge"]
+    assert diffs["bridge"] == pytest.approx(20 * math.log10(255 / 219), abs=1e-9)  # 1.32 dB
+    assert basicsr.psnr - ours.psnr == pytest.approx(0.0944, abs=1e-4)  # the set's mean

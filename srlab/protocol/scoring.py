@@ -12,7 +12,10 @@ Protocol (what the SR literature's MATLAB code does), per HR image and scale ``s
    BT.601 for 1-channel networks, RGB for 3-channel ones; grey images as they are), in full
    float32 whatever the trainer's precision, TF32 or autocast settings (:func:`super_resolve`);
 4. score with :mod:`srlab.protocol.metrics`: output rounded to uint8, Y channel, ``s`` pixels
-   shaved, PSNR/SSIM per image; a set's figure is the mean over its images.
+   shaved, PSNR/SSIM per image; a set's figure is the mean over its images. A greyscale
+   (one-channel) image is scored on its grey values, as MATLAB and the papers do;
+   ``grey_as_rgb=True`` reads it as three equal channels first, as BasicSR and KAIR do (scored on
+   Y = 16 + 219·grey/255: 20·log10(255/219) = 1.32 dB higher for the same error).
 
 The bicubic baseline shown beside a model is computed the way the model's score is: the same LR
 image, upsampled by the protocol's bicubic *in the network's colour mode* (Y for a Y network, RGB
@@ -174,6 +177,7 @@ def evaluate_source(
     dataset: str | None = None,
     bicubic: bool = False,
     on_image: Callable[[dict], None] | None = None,
+    grey_as_rgb: bool = False,
 ) -> EvalResult | tuple[EvalResult, EvalResult]:
     """Score ``net`` on every image of ``source`` (an :class:`~srlab.data.sources.ImageSource`).
 
@@ -190,6 +194,11 @@ def evaluate_source(
             ``bicubic (RGB)`` after the network's colour mode), computed in the same pass.
         on_image: called per image with ``{"index", "name", "hr", "lr", "sr"}`` (tensors
             ``(1, C, H, W)`` in image space, ``sr`` in the network's colour mode) and the scores.
+        grey_as_rgb: treat a one-channel (greyscale) image as RGB with three equal channels, as
+            BasicSR and KAIR do (they read every image as colour): it is then scored on BT.601 Y
+            = 16 + 219·grey/255, whose compressed range scores it 20·log10(255/219) = 1.32 dB
+            higher than srlab's default, the grey values themselves (MATLAB's and the papers'
+            convention). Colour images are unaffected.
 
     Returns:
         The model's :class:`EvalResult`, or ``(model, bicubic)`` with ``bicubic=True``.
@@ -211,6 +220,8 @@ def evaluate_source(
     for index in range(len(source)):
         hr = modcrop(source.load(index), scale).to(device=device, dtype=torch.float32)
         hr = hr.div(255).unsqueeze(0)
+        if grey_as_rgb and hr.shape[1] == 1:
+            hr = hr.expand(-1, 3, -1, -1)  # BasicSR/KAIR: every image read as colour
         lr = degradation(hr, generator=image_generator(seed, index))  # CPU: same on any device
         scores = score_batch(net, lr, hr, bicubic=bicubic, round_y=round_y)
         name = source.name(index)
@@ -248,6 +259,7 @@ def evaluate(
     model_name: str = "model",
     log: Callable[[str], None] | None = None,
     bicubic: bool = False,
+    grey_as_rgb: bool = False,
 ) -> list[EvalResult]:
     """Score a model on named benchmark sets at several scales.
 
@@ -263,6 +275,8 @@ def evaluate(
         model_name: label in the results.
         log: called with one line per finished (set, scale).
         bicubic: add the model's bicubic baseline after each of its results.
+        grey_as_rgb: score greyscale images as three-channel RGB (BasicSR's convention; see
+            :func:`evaluate_source`).
 
     Returns:
         One :class:`EvalResult` per (set, scale), sets outermost (model, then its bicubic row).
@@ -285,6 +299,7 @@ def evaluate(
                 round_y,
                 model_name,
                 bicubic=bicubic,
+                grey_as_rgb=grey_as_rgb,
             )
             for result in out if isinstance(out, tuple) else (out,):
                 if log is not None:

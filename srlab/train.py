@@ -125,7 +125,7 @@ def _train(cfg: DictConfig, progress: dict) -> dict[str, float]:
         test_ckpt = (
             ckpt_cb.best_model_path if ckpt_cb is not None and ckpt_cb.best_model_path else None
         )
-        trainer.test(model=model, datamodule=datamodule, ckpt_path=test_ckpt, weights_only=False)
+        trainer.test(model=model, datamodule=datamodule, ckpt_path=test_ckpt, weights_only=True)
         metrics.update(
             {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         )

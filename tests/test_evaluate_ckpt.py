@@ -226,3 +226,44 @@ def test_item12_evaluate_keeps_earlier_tables_and_leaves_no_stray_folder(tmp_pat
     assert "Set14" in (ckpt_dir / "best_eval.csv").read_text()
     assert "Set5" in (ckpt_dir / "best_eval-2.csv").read_text()
     assert not exp.exists() or not any(exp.iterdir()), sorted(exp.rglob("*"))
+
+
+def test_item10_one_bicubic_baseline_labelled_with_its_definition(tmp_path, capsys):
+    """Item 10: validation's val/psnr_bicubic and evaluate's bicubic row are the same quantity
+    (the same LR upsampled by bicubic in the model's colour mode), labelled `bicubic (Y)` or
+    `bicubic (RGB)` wherever they are printed."""
+    from srlab.evaluate import evaluate
+    from srlab.protocol.scoring import evaluate_source
+    from srlab.train import train
+    from tests.conftest import compose_train, fast_overrides
+
+    data = tmp_path / "data"
+    write_images(data / "train", 4, size=(48, 48), seed=1)
+    write_images(data / "Set5", 3, size=(45, 51), seed=2, grey_every=3)
+    run = tmp_path / "run"
+    metrics = train(
+        compose_train(
+            [*fast_overrides(data / "train", data / "Set5", steps=2), "model=srcnn_915"],
+            output_dir=run,
+        )
+    )
+    assert "bicubic : " in (out := capsys.readouterr().out) and "(bicubic (Y)" in out
+
+    rows = evaluate(
+        compose_evaluate(
+            [f"ckpt={run}", f"paths.data_dir={data}", "data.sets=[Set5]", "device=cpu"],
+            tmp_path / "eval",
+        )
+    )
+    assert "| bicubic (Y) | Set5 |" in capsys.readouterr().out
+    model_row, bicubic_row = rows
+    assert bicubic_row["model"] == "bicubic (Y)"
+    assert bicubic_row["psnr"] == pytest.approx(metrics["val/psnr_bicubic"], abs=1e-4)
+    assert model_row["psnr"] == pytest.approx(metrics["val/psnr_best"], abs=1e-4)
+
+    # An RGB network's baseline upsamples RGB and says so.
+    from srlab.data.sources import BenchmarkSet
+    from srlab.models.bicubic import Bicubic
+
+    _, rgb = evaluate_source(Bicubic(3, 3), BenchmarkSet(data, "Set5"), 3, bicubic=True)
+    assert rgb.model == "bicubic (RGB)"

@@ -169,21 +169,24 @@ def set_rng_states(states: dict[str, Any]) -> None:
 
 
 class TrainingStateCheckpoint(L.Callback):
-    """Saves RNG states and the DataModule's training generator in every checkpoint; restores them.
+    """Saves RNG states and the training generators in every checkpoint; restores them.
 
     The global RNG states are restored as soon as Lightning loads the checkpoint (before the
-    training dataloader is iterated, so patch sampling continues the interrupted stream); the
-    DataModule generator (degradation randomness of training batches) when training starts, on the
-    module's device.
+    training dataloader is iterated); the training dataset's patch generator (crops and flips with
+    ``num_workers=0``) and the DataModule generator (degradation randomness of training batches)
+    when training starts, the latter on the module's device.
 
-    Guarantee (tested in tests/test_resume.py): single process, ``num_workers=0``, resuming from a
-    checkpoint taken at an epoch boundary (the periodic interval a multiple of the epoch length
-    ``patches_per_epoch // batch_size``, or the ``last.ckpt`` written after an epoch-end validation)
-    gives the same weights as never stopping (deterministic CPU). A mid-epoch checkpoint restarts
-    the epoch's dataloader (Lightning's loaders are not resumable), and with workers the worker
-    seeds may be drawn in another order: training continues correctly, but not necessarily on the
-    random patches the uninterrupted run would have drawn. Under DDP the checkpoint holds rank 0's
-    states; the other ranks are re-seeded from them and their rank (distinct, deterministic streams).
+    Guarantee (tested in tests/training/test_resume.py and tests/test_readme.py): single process,
+    ``num_workers=0``, resuming from a checkpoint taken at an epoch boundary — the ``last.ckpt``
+    written after an epoch-end validation (:class:`LastCheckpoint`), or a periodic one whose
+    interval is a multiple of the epoch length ``patches_per_epoch // batch_size`` — gives the same
+    weights as never stopping (deterministic CPU). A mid-epoch checkpoint (periodic, or written
+    after a mid-epoch ``val_check_interval`` validation) restarts the epoch's dataloader, whose
+    prefetched batch had already drawn patches (Lightning's loaders are not resumable), and with
+    workers the worker seeds may be drawn in another order: training continues correctly, but not
+    on the random patches the uninterrupted run would have drawn. Under DDP the checkpoint holds
+    rank 0's states; the other ranks are re-seeded from them and their rank (distinct,
+    deterministic streams).
     """
 
     def __init__(self) -> None:

@@ -20,8 +20,21 @@ def test_train_writes_best_and_last_checkpoints_that_reload(tmp_path, image_dirs
     metrics = train(cfg)
 
     assert {"train/loss", "val/psnr", "val/ssim", "val/psnr_bicubic"} <= set(metrics)
-    assert 0 < metrics["val/psnr"] < 100 and 0 < metrics["val/ssim"] <= 1
     best, last = out / "checkpoints" / "best.ckpt", out / "checkpoints" / "last.ckpt"
+    # The logged scores are the protocol's, of the best checkpoint's weights and of bicubic on Y.
+    from srlab.data.sources import FolderImages
+    from srlab.models.bicubic import Bicubic
+    from srlab.protocol.scoring import evaluate_source
+
+    val = FolderImages(image_dirs[1])
+    final = evaluate_source(load_model(last).net, val, 3)  # validated at the last step
+    assert metrics["val/psnr"] == pytest.approx(final.psnr, abs=1e-4)
+    assert metrics["val/ssim"] == pytest.approx(final.ssim, abs=1e-5)
+    best_score = evaluate_source(load_model(best).net, val, 3).psnr
+    assert metrics["val/psnr_best"] == pytest.approx(best_score, abs=1e-4)
+    assert metrics["val/psnr_best"] >= metrics["val/psnr"] - 1e-6
+    bicubic = evaluate_source(Bicubic(3, 1), val, 3)
+    assert metrics["val/psnr_bicubic"] == pytest.approx(bicubic.psnr, abs=1e-4)
     assert best.is_file() and last.is_file()
     assert (out / "config.yaml").is_file()
 

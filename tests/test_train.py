@@ -88,7 +88,11 @@ def test_multirun_makes_one_run_directory_with_checkpoints_per_job(tmp_path, ima
     proc = _run_cli(args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = sorted(p for p in (exp / "multirun").glob("*/*") if p.is_dir())
-    assert [r.name.split("_", 1)[1] for r in runs] == ["srcnn_915_folder_x3", "srcnn_folder_x3"]
+    # <job number>_<experiment name>_<the swept values> (conf/hydra/default.yaml)
+    assert [r.name for r in runs] == [
+        "0_srcnn_915_folder_x3_model=srcnn_915",
+        "1_srcnn_folder_x3_model=srcnn",
+    ]
     for run in runs:
         assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
 

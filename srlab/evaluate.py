@@ -9,7 +9,10 @@ degradation are instantiated once per scale; the scoring lives in :mod:`srlab.pr
 With ``ckpt=`` (a ``.ckpt`` file, a run directory, a bundled name; see :mod:`srlab.checkpoints`)
 the trained network is scored at the checkpoint's scale with the bicubic row beside it, and the
 table is written next to the checkpoint as ``<stem>_eval.md`` and ``<stem>_eval.csv`` (plus
-``<stem>_eval_per_image.csv`` with ``per_image=true``); ``logger=wandb`` logs the rows as W&B tables.
+``<stem>_eval_per_image.csv`` with ``per_image=true``; an earlier evaluation's files are kept, the
+new ones are ``<stem>_eval-2.*``, …); ``logger=wandb`` logs the rows as W&B tables. The bicubic
+row is the model's own baseline (``bicubic (Y)`` / ``bicubic (RGB)``, see
+:mod:`srlab.protocol.scoring`), the ``val/psnr_bicubic`` of training.
 """
 
 from __future__ import annotations

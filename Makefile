@@ -23,7 +23,7 @@ install: $(STAMP) ## create .venv and install srlab with its dev extras (idempot
 train: install ## train SRCNN x3 on the bundled sample images (CPU, a few minutes); checkpoint under experiments/
 	$(PY) -m srlab.train experiment=quickstart $(ARGS)
 
-# Debian's Chromium for the viewer's browser test (tests/test_viewer_browser.py skips without it).
+# Debian's Chromium for the viewer's browser test (tests/comparison/test_viewer_browser.py skips without it).
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -40,6 +40,9 @@ test: install ## run the test suite (slow tests excluded; `make test-slow` for t
 test-slow: install ## run only the slow tests
 	$(PY) -m pytest -q -m slow $(ARGS)
 
+test-all: install ## run the whole suite, slow tests included (what CI runs; gpu tests skip without CUDA)
+	$(PY) -m pytest -q -m "slow or not slow" $(ARGS)
+
 lint: install ## ruff lint and format check
 	$(VENV)/bin/ruff check srlab tests scripts
 	$(VENV)/bin/ruff format --check srlab tests scripts
@@ -52,4 +55,4 @@ clean: ## remove caches and build artefacts (keeps .venv and experiments/)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
 
-.PHONY: help install train browser test test-slow lint format clean
+.PHONY: help install train browser test test-slow test-all lint format clean

@@ -64,6 +64,7 @@ def compare(cfg: DictConfig) -> Path:
         device=str(cfg.device),
         seed=int(cfg.seed),
         round_y=bool(cfg.round_y),
+        grey_as_rgb=bool(cfg.get("grey_as_rgb", False)),
         bootstrap=BootstrapSettings(
             int(cfg.bootstrap.resamples), int(cfg.bootstrap.seed), float(cfg.bootstrap.confidence)
         ),

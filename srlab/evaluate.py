@@ -9,7 +9,10 @@ degradation are instantiated once per scale; the scoring lives in :mod:`srlab.pr
 With ``ckpt=`` (a ``.ckpt`` file, a run directory, a bundled name; see :mod:`srlab.checkpoints`)
 the trained network is scored at the checkpoint's scale with the bicubic row beside it, and the
 table is written next to the checkpoint as ``<stem>_eval.md`` and ``<stem>_eval.csv`` (plus
-``<stem>_eval_per_image.csv`` with ``per_image=true``); ``logger=wandb`` logs the rows as W&B tables.
+``<stem>_eval_per_image.csv`` with ``per_image=true``; an earlier evaluation's files are kept, the
+new ones are ``<stem>_eval-2.*``, …); ``logger=wandb`` logs the rows as W&B tables. The bicubic
+row is the model's own baseline (``bicubic (Y)`` / ``bicubic (RGB)``, see
+:mod:`srlab.protocol.scoring`), the ``val/psnr_bicubic`` of training.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def evaluate(cfg: DictConfig) -> list[dict]:
         round_y=bool(cfg.round_y),
         model_name=str(cfg.model_name),
         log=log.info,
+        grey_as_rgb=bool(cfg.get("grey_as_rgb", False)),
     )
     table = format_markdown(results, layout=cfg.table)
     print(table, flush=True)
@@ -144,22 +148,47 @@ def evaluate_checkpoint(cfg: DictConfig, sets: list[str], scales: list[int]) -> 
             model_name=label,
             log=log.info,
             bicubic=True,
+            grey_as_rgb=bool(cfg.get("grey_as_rgb", False)),
         )
     model = models[-1]
     table = format_markdown(results, layout=cfg.table)
     print(table, flush=True)
+    folder = _result_dir(cfg, model)
     if cfg.save:
         stem = str(cfg.ckpt) if family else model.path.stem
-        _write_results(_result_dir(cfg, model), stem, table, results, bool(cfg.per_image))
+        _write_results(folder, stem, table, results, bool(cfg.per_image))
     _log_tables(cfg, results, bool(cfg.per_image))
+    _remove_unused_run_dir(Path(str(cfg.paths.output_dir)), keep=folder if cfg.save else None)
     return [r.as_dict(per_image=False) for r in results]
 
 
 def _write_results(folder: Path, stem: str, table: str, results, per_image: bool) -> None:
+    """``<stem>_eval.md/.csv`` (``_per_image.csv``) in ``folder``; never over an earlier
+    evaluation's files: the next free ``<stem>_eval-2``, ``-3``, … is used instead, and said."""
     from srlab.protocol.tables import write_results
+    from srlab.utils.files import numbered_free_stem
 
-    write_results(folder, f"{stem}_eval", table, results, per_image)
-    log.info("results saved as %s_eval.{md,csv} in %s", stem, folder)
+    suffixes = (".md", ".csv", "_per_image.csv")
+    name = numbered_free_stem(folder, f"{stem}_eval", suffixes, separator="-")
+    write_results(folder, name, table, results, per_image)
+    kept = f" ({stem}_eval.md of an earlier evaluation is kept)" if name != f"{stem}_eval" else ""
+    print(f"[srlab] evaluate: results in {folder / name}.{{md,csv}}{kept}", flush=True)
+
+
+def _remove_unused_run_dir(run_dir: Path, keep: Path | None) -> None:
+    """``ckpt=`` writes its tables next to the checkpoint: Hydra's run directory then holds only
+    its own ``.hydra/`` and ``evaluate.log`` and is removed (with ``evaluate_<model>/`` if that is
+    left empty), so evaluating a checkpoint leaves no stray folder."""
+    import shutil
+
+    if not run_dir.is_dir() or (keep is not None and keep.resolve() == run_dir.resolve()):
+        return
+    if not {p.name for p in run_dir.iterdir()} <= {".hydra", "evaluate.log"}:
+        return  # e.g. a W&B logger's files
+    shutil.rmtree(run_dir, ignore_errors=True)
+    parent = run_dir.parent
+    if parent.name.startswith("evaluate_") and not any(parent.iterdir()):
+        parent.rmdir()
 
 
 def _log_tables(cfg: DictConfig, results, per_image: bool) -> None:

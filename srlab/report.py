@@ -15,7 +15,9 @@ Collects every run of a Hydra multirun (grid or Optuna) — each directory under
 
 Per-run metrics come from ``metrics.jsonl``/``summary.json`` (written by
 :class:`srlab.training.callbacks.metrics_log.MetricsLog`, any logger) or, failing that, from a CSV logger's
-``metrics.csv``. Runs that did not get to validate are listed with empty metrics.
+``metrics.csv``. Runs that trained but did not get to validate are listed with empty metrics;
+folders with no record at all (a start that failed before training, e.g. a bad value) are left out
+and named under the table.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Run:
     wall_s: float | None = None
     checkpoint: str | None = None
     status: str = "unknown"
+    recorded: bool = False  # it wrote metrics.jsonl, summary.json or a CSV logger's metrics.csv
 
     @property
     def label(self) -> str:
@@ -153,12 +156,15 @@ def load_run(run_dir: Path) -> Run:
     jsonl, summary = run_dir / "metrics.jsonl", run_dir / "summary.json"
     if jsonl.is_file():
         _read_jsonl(run, jsonl)
+        run.recorded = True
     else:
         csv_files = sorted(run_dir.glob("**/metrics.csv"))
         if csv_files:
             _read_csv(run, csv_files[0])
+            run.recorded = True
     if summary.is_file():
         _read_summary(run, summary)
+        run.recorded = True
     if run.checkpoint is None:
         for name in ("best.ckpt", "last.ckpt"):
             if (run_dir / "checkpoints" / name).is_file():
@@ -214,8 +220,9 @@ def sort_runs(runs: list[Run]) -> list[Run]:
     return sorted(runs, key=lambda r: (r.best_psnr is None, -(r.best_psnr or 0.0), r.label))
 
 
-def markdown(runs: list[Run], sweep_dir: Path) -> str:
-    """The report as markdown (the table sorted by PSNR)."""
+def markdown(runs: list[Run], sweep_dir: Path, unrecorded: list[Run] | None = None) -> str:
+    """The report as markdown (the table sorted by PSNR); ``unrecorded`` runs (no metrics at
+    all) are named under it."""
     runs = sort_runs(runs)
     common, varying = _varying(runs)
     lines = [
@@ -251,6 +258,13 @@ def markdown(runs: list[Run], sweep_dir: Path) -> str:
             _relative(run.checkpoint, sweep_dir),
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if unrecorded:
+        names = ", ".join(f"`{r.label}`" for r in sorted(unrecorded, key=lambda r: r.label))
+        lines += [
+            "",
+            f"Left out: {len(unrecorded)} run folder(s) without any metrics (a start that failed "
+            f"before training): {names}.",
+        ]
     if has_seeds(runs):  # runs repeated over seeds: one row per group, mean ± std and n
         lines += ["", markdown_groups(group_runs(runs), _fmt_time).rstrip("\n")]
     return "\n".join(lines) + "\n"
@@ -309,13 +323,20 @@ def report(
         raise SrlabError(
             f"{sweep_dir}: no such directory (give a sweep directory, e.g. experiments/multirun/<date>)"
         )
-    runs = find_runs(sweep_dir)
-    if not runs:
+    found = find_runs(sweep_dir)
+    if not found:
         raise SrlabError(f"{sweep_dir}: no runs found (no */.hydra/overrides.yaml below it)")
+    runs = [r for r in found if r.recorded]
+    unrecorded = [r for r in found if not r.recorded]
+    if not runs:
+        raise SrlabError(
+            f"{sweep_dir}: none of its {len(found)} run folder(s) recorded any metrics "
+            "(no metrics.jsonl, summary.json or metrics.csv: each failed before training)"
+        )
     out = Path(out_dir) if out_dir is not None else sweep_dir
     out.mkdir(parents=True, exist_ok=True)
     md_path = out / REPORT_NAME
-    md_path.write_text(markdown(runs, sweep_dir))
+    md_path.write_text(markdown(runs, sweep_dir, unrecorded))
     png_path = plot(runs, out / PLOT_NAME, f"validation PSNR — {sweep_dir}", x=x)
     # The viewer's training view: seed groups against step and wall time (srlab.comparison).
     write_viewer(

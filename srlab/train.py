@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from srlab.cli.checks import validate_train_config
 from srlab.cli.config import CONFIG_DIR
-from srlab.errors import user_errors
+from srlab.errors import find_user_error, user_errors
 
 log = logging.getLogger("srlab.train")
 
@@ -23,7 +24,50 @@ log = logging.getLogger("srlab.train")
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and optionally test) the configured model; returns the logged metrics as floats,
     plus ``val/psnr_best`` (the best checkpoint's score). Checkpoint paths are printed, not returned.
+
+    A run that fails to start (a user error before its first training step: a bad value, missing
+    data, an unusable checkpoint) leaves no run directory behind: the one Hydra created for it is
+    removed, so ``srlab.report`` and ``resume=auto`` never meet empty runs.
     """
+    run_dir = Path(str(cfg.paths.output_dir))
+    fresh = _holds_only_hydra_files(run_dir)  # not a resumed run's directory
+    progress: dict = {}
+    try:
+        return _train(cfg, progress)
+    except BaseException as e:
+        trainer = progress.get("trainer")
+        started = trainer is not None and trainer.global_step > 0
+        if fresh and not started and find_user_error(e) is not None:
+            _remove_failed_start(run_dir, Path(str(cfg.paths.experiments_dir)))
+        raise
+
+
+# What Hydra writes into a run directory before srlab's code runs.
+_HYDRA_FILES = {".hydra", "train.log"}
+
+
+def _holds_only_hydra_files(run_dir: Path) -> bool:
+    return not run_dir.exists() or {p.name for p in run_dir.iterdir()} <= _HYDRA_FILES
+
+
+def _remove_failed_start(run_dir: Path, experiments_dir: Path) -> None:
+    """Delete the directory of a run that never trained (and its experiment folder if that is
+    now empty); only on global rank 0."""
+    import shutil
+
+    from lightning.pytorch.utilities import rank_zero_only
+
+    if rank_zero_only.rank != 0 or not run_dir.is_dir():
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    parent = run_dir.parent
+    if parent.resolve().parent == experiments_dir.resolve() and not any(parent.iterdir()):
+        parent.rmdir()  # experiments/<experiment_name>/ held only this run
+    log.info("start-up failed: removed the run directory %s", run_dir)
+
+
+def _train(cfg: DictConfig, progress: dict) -> dict[str, float]:
+    """:func:`train`'s work; ``progress["trainer"]`` is set once the Trainer exists."""
     validate_train_config(cfg)  # one-line errors naming the key, before anything heavy
     # Heavy imports here, not at module import: `--help` and config errors stay fast.
     import lightning as L
@@ -63,6 +107,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # Every checkpoint (best, last, periodic) is written atomically: temp file + fsync + rename.
     extra = {} if cfg.trainer.get("plugins") else {"plugins": [AtomicCheckpointIO()]}
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra)
+    progress["trainer"] = trainer
     check_launch(trainer)
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
@@ -80,13 +125,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
         test_ckpt = (
             ckpt_cb.best_model_path if ckpt_cb is not None and ckpt_cb.best_model_path else None
         )
-        trainer.test(model=model, datamodule=datamodule, ckpt_path=test_ckpt, weights_only=False)
+        trainer.test(model=model, datamodule=datamodule, ckpt_path=test_ckpt, weights_only=True)
         metrics.update(
             {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         )
 
     if rank_zero_only.rank == 0:
-        _print_summary(cfg, metrics, ckpt_cb)
+        _print_summary(cfg, metrics, trainer, model.in_channels)
     _finish_wandb(loggers)
     return metrics
 
@@ -96,7 +141,6 @@ def _resume_checkpoint(cfg: DictConfig, run_dir: str) -> str | None:
     """The checkpoint to continue from (``ckpt=…`` or ``resume=auto``), with loggers set up
     to continue too: the W&B run id recorded by the resumed run, CSV metrics in a new sub-folder.
     """
-    import torch
     from omegaconf import open_dict
 
     from srlab.training.resume import LAST_CKPT, latest_resumable_run, read_wandb_id
@@ -117,9 +161,7 @@ def _resume_checkpoint(cfg: DictConfig, run_dir: str) -> str | None:
                 f.write(f"{resumed_run}\n")
     if ckpt_path is None:
         return None
-    step = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True).get(
-        "global_step", 0
-    )
+    step = _check_resumable(cfg, str(ckpt_path), resumed_run)
     log.info("resuming from %s (global step %d)", ckpt_path, step)
     print(f"[srlab] resuming from {ckpt_path} at global step {step}", flush=True)
     with open_dict(cfg):
@@ -130,6 +172,38 @@ def _resume_checkpoint(cfg: DictConfig, run_dir: str) -> str | None:
             # CSVLogger deletes an existing metrics.csv: keep each attempt's metrics apart.
             cfg.logger.csv.version = f"resumed_at_step_{step}"
     return str(ckpt_path)
+
+
+def _check_resumable(cfg: DictConfig, ckpt_path: str, resumed_run) -> int:
+    """The global step of checkpoint ``ckpt_path``, after checking that this config can continue
+    it: readable (one-line errors), the configured model and scale, steps left to train.
+
+    Raises:
+        CheckpointError: unreadable, or another architecture or scale (``init_from=`` fine-tunes
+            from another checkpoint's weights); ``trainer.max_steps`` already reached.
+    """
+    from srlab.checkpoints import CheckpointError, checkpoint_meta, read_checkpoint
+    from srlab.checkpoints.loading import mismatches
+
+    what = f"resume=auto: the latest run's {ckpt_path}" if resumed_run else f"ckpt={ckpt_path}"
+    ckpt = read_checkpoint(ckpt_path, mmap=True)  # metadata only: tensors stay on disk
+    net_config = OmegaConf.to_container(cfg.model.net, resolve=True)
+    differences = mismatches(checkpoint_meta(ckpt), int(cfg.data.scale), net_config)
+    if differences:
+        raise CheckpointError(
+            f"{what} cannot be continued with this config: {'; '.join(differences)}. "
+            "ckpt=/resume= continue a run with its own model and scale; to train this config "
+            f"starting from the checkpoint's weights, use init_from={ckpt_path}"
+        )
+    step = int(ckpt.get("global_step", 0))
+    max_steps = cfg.trainer.get("max_steps")
+    if max_steps is not None and max_steps != -1 and step >= int(max_steps):
+        raise CheckpointError(
+            f"{what} is at global step {step} and trainer.max_steps={max_steps}: nothing left "
+            f"to train (the run's summary.json and checkpoints stay as they are); raise "
+            f"trainer.max_steps above {step} to continue it"
+        )
+    return step
 
 
 def _init_weights(model, spec: str, net_config: dict) -> None:
@@ -168,22 +242,28 @@ def _record_wandb_id(loggers: list, run_dir: str) -> None:
             write_wandb_id(run_dir, lg.experiment.id)
 
 
-def _print_summary(cfg: DictConfig, metrics: dict[str, float], ckpt_cb) -> None:
+def _print_summary(cfg: DictConfig, metrics: dict[str, float], trainer, in_channels: int) -> None:
+    from srlab.training.callbacks.checkpoint import checkpoint_paths
+
     name = cfg.get("experiment_name", "model")
     best = metrics.get("val/psnr_best", metrics.get("val/psnr"))
     bicubic = metrics.get("val/psnr_bicubic")
+    colour = "Y" if in_channels == 1 else "RGB"
     lines = [f"[srlab] {name}: validation PSNR (Y, {cfg.data.scale}-px border shaved)"]
     if best is not None:
         lines.append(f"  model   : {best:.3f} dB (best checkpoint)")
     if bicubic is not None:
-        lines.append(f"  bicubic : {bicubic:.3f} dB")
+        # The model's own baseline: the same LR images upsampled by bicubic in its colour mode.
+        lines.append(
+            f"  bicubic : {bicubic:.3f} dB (bicubic ({colour}): same LR, {colour} upsampled)"
+        )
     if best is not None and bicubic is not None:
         lines.append(f"  gain    : {best - bicubic:+.3f} dB")
-    if ckpt_cb is not None and ckpt_cb.best_model_path:
-        lines.append(f"  best    : {ckpt_cb.best_model_path}")
-        last = os.path.join(ckpt_cb.dirpath, "last.ckpt")
-        if os.path.exists(last):
-            lines.append(f"  last    : {last}")
+    best_path, last_path = checkpoint_paths(trainer)
+    if best_path:
+        lines.append(f"  best    : {best_path}")
+    if last_path:
+        lines.append(f"  last    : {last_path}")
     print("\n".join(lines), flush=True)
 
 

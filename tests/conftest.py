@@ -146,6 +146,43 @@ def fast_overrides(train_dir: Path, val_dir: Path, steps: int = 3) -> list[str]:
     ]
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """``gpu`` tests skip (rather than fail) on a machine without CUDA."""
+    if not any(item.get_closest_marker("gpu") for item in items):
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="CUDA not available")
+    for item in items:
+        if item.get_closest_marker("gpu"):
+            item.add_marker(skip)
+
+
+# One test body for both devices: `def test_x(device)` runs on CPU always and on CUDA where there
+# is one (the CUDA case carries the `gpu` mark, so `-m gpu` selects it).
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """``torch.device`` of the test: ``cpu``, and ``cuda`` when available."""
+    import torch
+
+    return torch.device(request.param)
+
+
+@pytest.fixture
+def restore_precision():
+    """Puts torch's float32 matmul precision back after a test that changes it."""
+    import torch
+
+    saved = torch.get_float32_matmul_precision()
+    yield
+    torch.set_float32_matmul_precision(saved)
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """``../shared/data`` (Set5, Set14, T91); tests that need it skip when it is absent."""

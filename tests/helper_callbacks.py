@@ -50,3 +50,18 @@ class PoisonBatch(L.Callback):
         step = trainer.global_step - 1
         if step in self.weights and not self.weights[step][1]:
             self.weights[step][1].update(self._snapshot(pl_module))
+
+
+class BatchDigest(L.Callback):
+    """Appends ``<global step> <sha1 of the batch's HR crops>`` to ``<path>.rank<global rank>``
+    after every training batch: which patches each DDP rank trained on."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        import hashlib
+
+        digest = hashlib.sha1(batch["hr"].detach().cpu().numpy().tobytes()).hexdigest()
+        with open(f"{self.path}.rank{trainer.global_rank}", "a") as f:
+            f.write(f"{trainer.global_step} {digest}\n")

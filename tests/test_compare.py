@@ -512,3 +512,25 @@ def test_report_on_a_real_two_seed_two_model_multirun(tmp_path, image_dirs):
     assert sorted(r[1] for r in rows) == ["`model=srcnn_915`", "`model=srcnn`"]
     assert [r[2] for r in rows] == ["2", "2"] and all(r[3] == "1, 2" for r in rows)
     assert all(" ± " in r[4] for r in rows)
+
+
+def test_item08_compare_scores_grey_images_as_rgb_on_request(tmp_path):
+    """srlab.compare takes evaluate's grey_as_rgb too, and says so in the tables' protocol."""
+    import math
+
+    from srlab.comparison.results import Comparison
+    from srlab.comparison.runner import load_models, score_sets
+    from srlab.data.sources import FolderImages
+
+    write_images(tmp_path / "imgs", 2, size=(30, 33), seed=4, grey_every=2)  # one grey
+    (entry,) = load_models(["bicubic"], None)
+    source = [("imgs", FolderImages(tmp_path / "imgs"))]
+    scores = {}
+    for grey_as_rgb in (False, True):
+        (group,), _ = score_sets(
+            [entry], source, [3], entry, tmp_path / f"out{grey_as_rgb}", device="cpu",
+            grey_as_rgb=grey_as_rgb,
+        )  # fmt: skip
+        scores[grey_as_rgb] = group.scores[entry.label].psnr
+    assert scores[True] - scores[False] == pytest.approx(20 * math.log10(255 / 219) / 2, abs=1e-9)
+    assert "greyscale images as RGB" in Comparison([], "bicubic", [], grey_as_rgb=True).protocol()

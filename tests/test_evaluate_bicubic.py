@@ -188,3 +188,101 @@ def test_evaluate_config_runs_in_process_and_names_missing_sets(tmp_path):
     cfg = _compose_evaluate([f"paths.data_dir={root}", "data.sets=[Urban100]", "save=false"])
     with pytest.raises(DatasetNotFoundError, match="benchmark set 'Urban100' not found"):
         evaluate_cfg(cfg)
+
+
+def test_item06_evaluation_reproduces_the_validation_lr_on_any_device(tmp_path, device):
+    """Item 6: per-image degradations draw from a CPU generator (then move), so srlab.evaluate on
+    any device makes the validation LR images of training on any device (here: realistic
+    degradation, random blur, noise and JPEG). On CUDA the arithmetic may differ by float
+    rounding: at most one uint8 step on a few pixels."""
+    from hydra.utils import instantiate
+
+    from srlab.data.datamodule import SRDataModule
+    from srlab.data.datasets import WholeImageDataset
+    from tests.conftest import compose_train
+
+    source = BenchmarkSet(_tiny_benchmark(tmp_path), "Set5")
+    realistic = instantiate(compose_train(["degradation=realistic", "data.scale=3"]).degradation)
+    validation = SRDataModule(source, source, scale=3, degradation=realistic, seed=42)
+    images = WholeImageDataset(source, 3)
+    made = []
+    evaluate_source(
+        Bicubic(3, 3), source, 3, degradation=realistic, seed=42, device="cpu",
+        on_image=lambda item: made.append(item["lr"]),
+    )  # fmt: skip
+    for index in range(len(images)):
+        hr = images[index]["hr"][None].to(device)
+        batch = {"hr": hr, "index": torch.tensor([index])}
+        lr = validation.degrade(batch, training=False)["lr"].cpu()
+        if device.type == "cpu":
+            assert torch.equal(lr, made[index])
+        else:
+            diff = (lr - made[index]).abs()
+            assert diff.max() <= 1 / 255 + 1e-6 and (diff > 0).float().mean() < 0.01
+
+
+def test_item06_per_image_generators_are_cpu_generators_whatever_the_device():
+    """Item 6, on a machine without a GPU: the images' device (here PyTorch's `meta` device, on
+    which no generator can exist) does not choose the validation generator's device."""
+    from torch import nn
+
+    from srlab.data.datamodule import SRDataModule
+    from srlab.protocol.scoring import image_generator
+
+    seen = []
+
+    class Spy(nn.Module):
+        def forward(self, hr, generator=None):
+            seen.append(generator)
+            return hr[..., ::2, ::2]
+
+    datamodule = SRDataModule(None, None, scale=2, patch_size=4, degradation=Spy(), seed=5)
+    hr = torch.zeros(1, 3, 4, 6, dtype=torch.uint8, device="meta")
+    lr = datamodule.degrade({"hr": hr, "index": torch.tensor([3])}, training=False)["lr"]
+    assert lr.device.type == "meta" and lr.shape == (1, 3, 2, 3)
+    (generator,) = seen
+    assert generator.device.type == "cpu"
+    assert torch.equal(generator.get_state(), image_generator(5, 3).get_state())
+
+
+def test_item08_grey_images_scored_on_grey_by_default_or_as_rgb_like_basicsr(tmp_path):
+    """Item 8: a one-channel image is scored on its grey values (srlab's, MATLAB's convention);
+    grey_as_rgb=True reads it as three equal channels first (BasicSR, KAIR): scored on
+    Y = 16 + 219 g/255, 20 log10(255/219) = 1.32 dB higher for an RGB model's same output (a Y
+    model sees Y = 16 + 219 g/255 as its input then, and its output is rounded on that scale:
+    about the same gain); colour images unchanged."""
+    import math
+
+    source = BenchmarkSet(_tiny_benchmark(tmp_path), "Set5")
+    assert [source.load(i).shape[0] for i in range(2)] == [3, 1]  # a colour and a grey image
+    gain = 20 * math.log10(255 / 219)
+    for net, tolerance in ((Bicubic(3, 3), 1e-9), (Bicubic(3, 1), 0.1)):  # RGB and Y models
+        ours = evaluate_source(net, source, 3)
+        basicsr = evaluate_source(net, source, 3, grey_as_rgb=True)
+        (colour, grey), (colour_rgb, grey_rgb) = ours.per_image, basicsr.per_image
+        assert colour_rgb["psnr"] == colour["psnr"]
+        assert grey_rgb["psnr"] == pytest.approx(grey["psnr"] + gain, abs=tolerance)
+        assert grey_rgb["psnr"] - grey["psnr"] > 1.2
+
+    # The command's option (conf/evaluate.yaml grey_as_rgb).
+    from srlab.evaluate import evaluate as evaluate_cfg
+
+    common = [f"paths.data_dir={tmp_path}", "data.sets=[Set5]", "data.scales=[3]", "save=false"]
+    default = evaluate_cfg(_compose_evaluate(common))[0]["psnr"]
+    as_rgb = evaluate_cfg(_compose_evaluate([*common, "grey_as_rgb=true"]))[0]["psnr"]
+    assert as_rgb - default == pytest.approx(gain / 2, abs=1e-9)  # one of the two images
+
+
+def test_item08_set14_bridge_scores_1_32_db_higher_as_rgb(shared_data):
+    import math
+
+    source = BenchmarkSet(shared_data, "Set14")
+    ours = evaluate_source(Bicubic(3, 3), source, 3)
+    basicsr = evaluate_source(Bicubic(3, 3), source, 3, grey_as_rgb=True)
+    diffs = {
+        a["name"]: b["psnr"] - a["psnr"]
+        for a, b in zip(ours.per_image, basicsr.per_image, strict=True)
+    }
+    assert [name for name, d in diffs.items() if abs(d) > 1e-9] == ["bridge"]
+    assert diffs["bridge"] == pytest.approx(20 * math.log10(255 / 219), abs=1e-9)  # 1.32 dB
+    assert basicsr.psnr - ours.psnr == pytest.approx(0.0944, abs=1e-4)  # the set's mean

@@ -194,3 +194,76 @@ def test_bicubic_through_evaluate_prints_published_set5_set14(shared_data, tmp_p
     printed = capsys.readouterr().out  # within 0.01-0.02 dB: srlab keeps Y float (metrics doc)
     for r in rows:
         assert f"| bicubic | {r['dataset']} | {r['psnr']:.2f} / {r['ssim']:.4f} |" in printed
+
+
+def test_item12_evaluate_keeps_earlier_tables_and_leaves_no_stray_folder(tmp_path, tiny_sets):
+    """Item 12: a second evaluation of a checkpoint writes <stem>_eval-2.md/.csv (and says so)
+    instead of overwriting the first; no evaluate_<model>/ run folder is left behind."""
+    from tests.conftest import run_module
+
+    run = tmp_path / "run"
+    _write_srcnn_ckpt(run / "checkpoints" / "best.ckpt", scale=2)
+    exp = tmp_path / "experiments"
+    args = [
+        f"ckpt={run}",
+        f"paths.data_dir={tiny_sets}",
+        f"paths.experiments_dir={exp}",
+        "data.sets=[Set14]",
+        "device=cpu",
+    ]
+    first = run_module("srlab.evaluate", args, cwd=tmp_path, timeout=120)
+    assert first.returncode == 0, first.stderr[-2000:]
+    ckpt_dir = run / "checkpoints"
+    assert f"results in {ckpt_dir / 'best_eval'}.{{md,csv}}" in first.stdout
+    (ckpt_dir / "best_eval.md").write_text("an earlier evaluation\n")
+    second = run_module("srlab.evaluate", [*args, "data.sets=[Set5]"], cwd=tmp_path, timeout=120)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "best_eval-2" in second.stdout and "best_eval.md of an earlier evaluation is kept" in (
+        second.stdout
+    )
+    assert (ckpt_dir / "best_eval.md").read_text() == "an earlier evaluation\n"
+    assert "Set5" in (ckpt_dir / "best_eval-2.md").read_text()
+    assert "Set14" in (ckpt_dir / "best_eval.csv").read_text()
+    assert "Set5" in (ckpt_dir / "best_eval-2.csv").read_text()
+    assert not exp.exists() or not any(exp.iterdir()), sorted(exp.rglob("*"))
+
+
+def test_item10_one_bicubic_baseline_labelled_with_its_definition(tmp_path, capsys):
+    """Item 10: validation's val/psnr_bicubic and evaluate's bicubic row are the same quantity
+    (the same LR upsampled by bicubic in the model's colour mode), labelled `bicubic (Y)` or
+    `bicubic (RGB)` wherever they are printed."""
+    from srlab.evaluate import evaluate
+    from srlab.protocol.scoring import evaluate_source
+    from srlab.train import train
+    from tests.conftest import compose_train, fast_overrides
+
+    data = tmp_path / "data"
+    write_images(data / "train", 4, size=(48, 48), seed=1)
+    write_images(data / "Set5", 3, size=(45, 51), seed=2, grey_every=3)
+    run = tmp_path / "run"
+    metrics = train(
+        compose_train(
+            [*fast_overrides(data / "train", data / "Set5", steps=2), "model=srcnn_915"],
+            output_dir=run,
+        )
+    )
+    assert "bicubic : " in (out := capsys.readouterr().out) and "(bicubic (Y)" in out
+
+    rows = evaluate(
+        compose_evaluate(
+            [f"ckpt={run}", f"paths.data_dir={data}", "data.sets=[Set5]", "device=cpu"],
+            tmp_path / "eval",
+        )
+    )
+    assert "| bicubic (Y) | Set5 |" in capsys.readouterr().out
+    model_row, bicubic_row = rows
+    assert bicubic_row["model"] == "bicubic (Y)"
+    assert bicubic_row["psnr"] == pytest.approx(metrics["val/psnr_bicubic"], abs=1e-4)
+    assert model_row["psnr"] == pytest.approx(metrics["val/psnr_best"], abs=1e-4)
+
+    # An RGB network's baseline upsamples RGB and says so.
+    from srlab.data.sources import BenchmarkSet
+    from srlab.models.bicubic import Bicubic
+
+    _, rgb = evaluate_source(Bicubic(3, 3), BenchmarkSet(data, "Set5"), 3, bicubic=True)
+    assert rgb.model == "bicubic (RGB)"

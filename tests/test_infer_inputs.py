@@ -525,3 +525,23 @@ def test_infer_cli_exit_status_and_message_for_fuzzed_inputs(tmp_path):
         assert f"skipping {folder / name}" in proc.stdout + proc.stderr, name
     assert f"{len(readable)} image(s) in" in proc.stdout
     assert _listing(tmp_path / "out") == sorted(f"{stem}.png" for stem in readable)
+
+
+def test_item12_infer_with_no_readable_input_says_so_and_leaves_nothing(tmp_path):
+    """Item 12: no readable input: no `nan images/s`, a plain "nothing written", exit status 1,
+    and no empty output folder."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    out = tmp_path / "out"
+    proc = run_module(
+        "srlab.infer",
+        [f"input={inputs}", f"output={out}", "ckpt=bicubic", "scale=2", "device=cpu"],
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    said = proc.stdout + proc.stderr
+    assert "no image upscaled" in said and "nothing written" in said
+    assert "nan" not in said.lower().replace("nano", "")
+    assert "broken.png" in proc.stderr and not out.exists()

@@ -83,7 +83,7 @@ def sweep(tmp_path) -> Path:
         "epoch,step,train/loss,val/psnr,val/psnr_bicubic,val/ssim\n"
         "0,49,0.02,,,\n0,99,,31.9,30.0,0.905\n0,149,0.01,,,\n0,199,,31.7,30.0,0.900\n"
     )
-    _job(sweep, "3_srcnn_lr", ["model=srcnn", "model.optimizer.lr=1.0", *common])  # crashed early
+    _job(sweep, "3_srcnn_lr", ["model=srcnn", "model.optimizer.lr=1.0", *common])  # failed start
     (sweep / "multirun.yaml").write_text("hydra: {}\n")
     return sweep
 
@@ -99,14 +99,13 @@ def test_report_table_is_sorted_by_psnr_with_the_varying_overrides(sweep):
         for line in text.splitlines()
         if line.startswith("| ") and line[2].isdigit()
     ]
-    assert [r[1] for r in rows] == ["1_srcnn", "2_srcnn_935", "0_srcnn_915", "3_srcnn_lr"]
+    assert [r[1] for r in rows] == ["1_srcnn", "2_srcnn_935", "0_srcnn_915"]
     best = rows[0]
     assert best[2] == "`model=srcnn`" and best[3] == "32.400" and best[4] == "0.9200"
     assert best[5] == "30.000" and best[6] == "300" and best[7] == "300" and best[8] == "1:02:05"
     assert best[9].startswith("1_srcnn/checkpoints/best.ckpt")
     assert rows[1][3] == "31.900" and rows[1][6] == "99"  # from the CSV logger's file
     assert rows[2][8] == "1:15"
-    assert rows[3][2] == "`model=srcnn` `model.optimizer.lr=1.0`" and rows[3][3] == "–"
     assert png_path == sweep / "val_psnr.png"
 
 
@@ -193,3 +192,27 @@ def test_report_plots_validation_psnr_against_wall_time(tmp_path):
     assert png.is_file()
     with pytest.raises(ValueError, match="x must be 'step' or 'time'"):
         plot(runs, tmp_path / "x.png", "t", x="epoch")
+
+
+def test_item12_report_leaves_out_runs_that_recorded_nothing(sweep, tmp_path):
+    """Item 12: a run folder with no metrics at all (a failed start) is not a row of "–"; it is
+    named under the table. A run that trained but never validated is still a row."""
+    from srlab.report import report
+
+    trained = _job(sweep, "4_srcnn_no_val", ["model=srcnn", "data.scale=3", "data=folder"])
+    (trained / "metrics.jsonl").write_text('{"step": 50, "epoch": 0, "train/loss": 0.01}\n')
+    md_path, _, runs = report(sweep)
+    text = md_path.read_text()
+    labels = [
+        line.split(" | ")[1]
+        for line in text.splitlines()
+        if line.startswith("| ") and line[2].isdigit()
+    ]
+    assert "3_srcnn_lr" not in labels and "4_srcnn_no_val" in labels and len(labels) == 4
+    assert "Left out: 1 run folder(s) without any metrics" in text and "`3_srcnn_lr`" in text
+    assert {r.label for r in runs} == set(labels)
+
+    only_failed = tmp_path / "failed_sweep"
+    _job(only_failed, "0_bad", ["data.patch_size=25"])
+    with pytest.raises(Exception, match="none of its 1 run folder"):
+        report(only_failed)

@@ -34,7 +34,7 @@ def test_optuna_search_runs_two_trials_and_writes_the_best_value(tmp_path, image
     results = OmegaConf.load(results_file)
     assert results.name == "optuna"
     best_value = float(results.best_value)
-    assert math.isfinite(best_value) and 0 < best_value < 100
+    assert math.isfinite(best_value)  # equals the best trial's val/psnr_best (below)
     assert set(results.best_params) == {
         "model.optimizer.lr",
         "model.net.n1",

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import torch
 
-from tests.conftest import compose_train, fast_overrides, run_module
+from tests.conftest import compose_train, fast_overrides, run_module, write_images
 
 
 def test_train_writes_best_and_last_checkpoints_that_reload(tmp_path, image_dirs):
@@ -20,8 +20,21 @@ def test_train_writes_best_and_last_checkpoints_that_reload(tmp_path, image_dirs
     metrics = train(cfg)
 
     assert {"train/loss", "val/psnr", "val/ssim", "val/psnr_bicubic"} <= set(metrics)
-    assert 0 < metrics["val/psnr"] < 100 and 0 < metrics["val/ssim"] <= 1
     best, last = out / "checkpoints" / "best.ckpt", out / "checkpoints" / "last.ckpt"
+    # The logged scores are the protocol's, of the best checkpoint's weights and of bicubic on Y.
+    from srlab.data.sources import FolderImages
+    from srlab.models.bicubic import Bicubic
+    from srlab.protocol.scoring import evaluate_source
+
+    val = FolderImages(image_dirs[1])
+    final = evaluate_source(load_model(last).net, val, 3)  # validated at the last step
+    assert metrics["val/psnr"] == pytest.approx(final.psnr, abs=1e-4)
+    assert metrics["val/ssim"] == pytest.approx(final.ssim, abs=1e-5)
+    best_score = evaluate_source(load_model(best).net, val, 3).psnr
+    assert metrics["val/psnr_best"] == pytest.approx(best_score, abs=1e-4)
+    assert metrics["val/psnr_best"] >= metrics["val/psnr"] - 1e-6
+    bicubic = evaluate_source(Bicubic(3, 1), val, 3)
+    assert metrics["val/psnr_bicubic"] == pytest.approx(bicubic.psnr, abs=1e-4)
     assert best.is_file() and last.is_file()
     assert (out / "config.yaml").is_file()
 
@@ -75,7 +88,11 @@ def test_multirun_makes_one_run_directory_with_checkpoints_per_job(tmp_path, ima
     proc = _run_cli(args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = sorted(p for p in (exp / "multirun").glob("*/*") if p.is_dir())
-    assert [r.name.split("_", 1)[1] for r in runs] == ["srcnn_915_folder_x3", "srcnn_folder_x3"]
+    # <job number>_<experiment name>_<the swept values> (conf/hydra/default.yaml)
+    assert [r.name for r in runs] == [
+        "0_srcnn_915_folder_x3_model=srcnn_915",
+        "1_srcnn_folder_x3_model=srcnn",
+    ]
     for run in runs:
         assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
 
@@ -114,3 +131,94 @@ def test_validation_scores_in_float32_under_mixed_precision(tmp_path, image_dirs
     for got, want in zip(scored, reference, strict=True):
         assert got.dtype == torch.float32
         torch.testing.assert_close(got, want)
+
+
+def test_item09_resume_refuses_another_scale_or_model_and_a_reached_max_steps(tmp_path, image_dirs):
+    """Item 9: ckpt= continues a run with its own model and scale (a one-line refusal naming
+    init_from= otherwise) and says when max_steps is already reached, leaving the run's files
+    alone; init_from= fine-tunes at another scale with the baseline of that scale."""
+    import json
+
+    from srlab.checkpoints import CheckpointError
+    from srlab.train import train
+
+    base = fast_overrides(*image_dirs, steps=4) + ["model=srcnn_915"]
+    first = tmp_path / "x3"
+    x3 = train(compose_train(base, output_dir=first))
+    last = first / "checkpoints" / "last.ckpt"
+    summary_before = (first / "summary.json").read_text()
+
+    refusals = {
+        "data.scale=2": "x3 SRCNN model, the config asks for x2",
+        "model=fsrcnn": "SRCNN network, the config asks for FSRCNN",
+        "model=srcnn": "f2=1 (config: 5)",
+        "trainer.max_steps=3": "global step 4 and trainer.max_steps=3: nothing left to train",
+        "trainer.max_steps=4": "global step 4 and trainer.max_steps=4: nothing left to train",
+    }
+    for override, reason in refusals.items():
+        out = tmp_path / override.replace("=", "_")
+        cfg = compose_train([*base, f"ckpt={last}", override], output_dir=out)
+        with pytest.raises(CheckpointError) as info:
+            train(cfg)
+        message = str(info.value)
+        assert reason in message and str(last) in message and "\n" not in message, message
+        if "max_steps" not in override:
+            assert f"init_from={last}" in message
+        assert not (out / "summary.json").exists() and not (out / "checkpoints").exists()
+    assert (first / "summary.json").read_text() == summary_before
+
+    # Explicit fine-tuning at x2: trains, and its baseline is the x2 one of the same images.
+    x2 = train(
+        compose_train([*base, f"init_from={last}", "data.scale=2"], output_dir=tmp_path / "x2")
+    )
+    reference = train(compose_train([*base, "data.scale=2"], output_dir=tmp_path / "x2_fresh"))
+    assert x2["val/psnr_bicubic"] == pytest.approx(reference["val/psnr_bicubic"], abs=1e-9)
+    assert abs(x2["val/psnr_bicubic"] - x3["val/psnr_bicubic"]) > 1.0
+    assert json.loads((tmp_path / "x2" / "summary.json").read_text())["global_step"] == 4
+
+
+def test_item12_failed_starts_leave_no_run_directory(tmp_path, image_dirs):
+    """Item 12: a start that fails (bad value, missing data, bad checkpoint, an error inside the
+    trainer before step 1) removes the run directory Hydra made for it; nothing for srlab.report
+    to list as an empty row."""
+    from srlab.errors import SrlabError, find_user_error
+    from srlab.train import train
+
+    exp = tmp_path / "experiments"
+    proc = _run_cli(
+        [*fast_overrides(*image_dirs), f"paths.experiments_dir={exp}", "data.patch_size=25"],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2 and "data.patch_size=25" in proc.stderr, proc.stderr[-2000:]
+    assert not exp.exists() or not any(exp.rglob("*")), sorted(exp.rglob("*"))
+
+    bad_ckpt = tmp_path / "bad.ckpt"
+    bad_ckpt.write_bytes(b"not a checkpoint")
+    tiny, empty = tmp_path / "tiny", tmp_path / "empty"
+    write_images(tiny, 2, size=(12, 12), seed=5)  # smaller than the 24 px patches
+    empty.mkdir()
+    failures = {
+        "lr": ["model.optimizer.lr=-0.001"],
+        "data": [f"data.val_dir={empty}"],  # a folder without images
+        "ckpt": [f"ckpt={bad_ckpt}"],
+        "in_trainer": [f"data.train_dir={tiny}"],  # found by the datamodule inside fit()
+    }
+    for name, extra in failures.items():
+        run = exp / "srcnn_folder_x3" / name
+        (run / ".hydra").mkdir(parents=True)  # what Hydra writes before srlab starts
+        (run / "train.log").write_text("")
+        overrides = [*fast_overrides(*image_dirs), f"paths.experiments_dir={exp}", *extra]
+        cfg = compose_train(overrides, output_dir=run)
+        with pytest.raises(Exception) as info:  # Hydra wraps errors raised while instantiating
+            train(cfg)
+        assert find_user_error(info.value) is not None, info.value  # printed in one line
+        assert not run.exists(), f"{name}: {sorted(p.name for p in run.iterdir())}"
+    assert not (exp / "srcnn_folder_x3").exists()  # the experiment folder held only those
+
+    # A run directory that already held a run (resume=auto, ckpt into the same dir) is kept.
+    run = exp / "kept"
+    (run / "checkpoints").mkdir(parents=True)
+    cfg = compose_train([*fast_overrides(*image_dirs), "data.patch_size=25"], output_dir=run)
+    with pytest.raises(SrlabError):
+        train(cfg)
+    assert (run / "checkpoints").is_dir()

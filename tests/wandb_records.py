@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 
 _BLOCK = 32 * 1024
@@ -42,11 +43,30 @@ def read_records(path: Path) -> list:
     return records
 
 
-def run_info(run_folder: Path) -> dict:
-    """``{"group", "name", "tags", "config", "summary", "history_keys"}`` of an offline run folder."""
+def complete_records(run_folder: Path, timeout: float = 60.0) -> list:
+    """The records of an offline run folder's log once W&B has written all of it.
+
+    ``wandb.finish()`` (wandb 0.31, offline) returns before its service process has flushed the
+    run's log: right after it the file may hold only its 7-byte header, and the rest arrives a
+    moment later. Reading it then made W&B tests fail now and then; wait for the run's ``exit``
+    record (written last) instead.
+    """
     (log_file,) = Path(run_folder).glob("run-*.wandb")
+    deadline = time.monotonic() + timeout
+    while True:
+        records = read_records(log_file)
+        if any(rec.WhichOneof("record_type") == "exit" for rec in records):
+            return records
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{log_file}: no exit record after {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def run_info(run_folder: Path) -> dict:
+    """``{"group", "name", "tags", "config", "summary", "history_keys"}`` of an offline run folder
+    (read once W&B has finished writing it: :func:`complete_records`)."""
     info: dict = {"config": {}, "summary": {}, "history_keys": set(), "files": []}
-    for rec in read_records(log_file):
+    for rec in complete_records(run_folder):
         kind = rec.WhichOneof("record_type")
         if kind == "run":
             info.update(group=rec.run.run_group, name=rec.run.display_name, tags=list(rec.run.tags))

@@ -164,20 +164,73 @@ def resolve_checkpoint(
     )
 
 
-def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """``torch.load(path, weights_only=True)`` with errors a user can act on."""
-    path = Path(path)
+def _unreadable(path: Path, error: BaseException) -> str:
+    """Why ``torch.load(path, weights_only=True)`` failed, in words a user can act on (never the
+    advice to load with ``weights_only=False``: that runs code from the file)."""
+    import pickle
+    import zipfile
+
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError as e:
-        raise CheckpointError(f"checkpoint not found: {path}") from e
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        return f"cannot open it ({e.strerror or e})"
+    if size == 0:
+        return "the file is empty (0 bytes)"
+    if head.startswith(b"PK\x03\x04") and not zipfile.is_zipfile(path):
+        # torch.save writes a zip archive whose directory comes last: a cut-off copy lacks it.
+        return (
+            f"the file is truncated or corrupt ({size:,} bytes, the end of its zip archive is "
+            "missing: an interrupted copy, download or save?)"
+        )
+    if not head.startswith((b"PK\x03\x04", b"\x80")):
+        return "not a PyTorch checkpoint (neither a torch.save zip archive nor a pickle)"
+    if isinstance(error, pickle.UnpicklingError) and "weights only" in str(error).lower():
+        from srlab.interop.loading import _global_named
+
+        name = _global_named(str(error))
+        needs = f"it needs {name}, which" if name else "it holds objects that"
+        return (
+            f"{needs} srlab does not unpickle (checkpoints are read with "
+            "torch.load(weights_only=True); no code from a file is ever run), so it was not "
+            "written by srlab.train"
+        )
+    return f"not a readable PyTorch checkpoint ({type(error).__name__})"
+
+
+def read_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu", mmap: bool = False
+) -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)`` with one-line errors a user can act on.
+
+    Args:
+        path: the ``.ckpt`` file.
+        map_location: where tensors go.
+        mmap: memory-map the tensors (only the pickle is read now; for metadata look-ups).
+
+    Raises:
+        CheckpointError: a missing, empty, truncated or foreign file, or one whose pickle needs
+            more than tensors and plain values; the message names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        try:
+            ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+        except RuntimeError as e:
+            if not mmap or "mmap" not in str(e):
+                raise
+            # torch's legacy (pre-zip) format cannot be memory-mapped: read it whole.
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # unpickling, zip, or weights_only allow-list failures
-        raise CheckpointError(
-            f"cannot read checkpoint {path} with torch.load(weights_only=True): "
-            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-        ) from e
+        raise CheckpointError(f"cannot read checkpoint {path}: {_unreadable(path, e)}") from e
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise CheckpointError(f"{path} is not an srlab checkpoint (no 'state_dict')")
+        raise CheckpointError(
+            f"{path} is not an srlab checkpoint (no 'state_dict'; srlab.train writes .ckpt "
+            "files with the weights, optimizer state and srlab's metadata)"
+        )
     return ckpt
 
 
@@ -194,6 +247,34 @@ def checkpoint_meta(ckpt: dict[str, Any]) -> dict[str, Any]:
 
 def target_name(target: str | None) -> str:
     return (target or "?").rsplit(".", 1)[-1]
+
+
+def mismatches(
+    meta: dict[str, Any], scale: int | None, net_config: dict[str, Any] | None
+) -> list[str]:
+    """How a checkpoint differs from a configured model, one phrase per difference (empty when it
+    is that model): its scale, its network class, its architecture keys (keys one side lacks are
+    not compared)."""
+    stored = meta.get("net_config") or {}
+    have = target_name(stored.get("_target_"))
+    out = []
+    ckpt_scale = meta.get("scale")
+    if scale is not None and ckpt_scale is not None and int(scale) != int(ckpt_scale):
+        out.append(f"it holds a x{ckpt_scale} {have} model, the config asks for x{scale}")
+    if not net_config:
+        return out
+    want_target, have_target = net_config.get("_target_"), stored.get("_target_")
+    if want_target and have_target and want_target != have_target:
+        out.append(f"it holds a {have} network, the config asks for {target_name(want_target)}")
+        return out
+    diffs = [
+        f"{k}={stored[k]!r} (config: {v!r})"
+        for k, v in net_config.items()
+        if k not in ("_target_", "scale") and k in stored and stored[k] != v
+    ]
+    if diffs:
+        out.append(f"its {have} has {', '.join(diffs)}")
+    return out
 
 
 def check_compatible(

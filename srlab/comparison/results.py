@@ -69,6 +69,7 @@ class Comparison:
     seed: int = 0
     confidence: float = 0.95
     round_y: bool = False
+    grey_as_rgb: bool = False  # greyscale images scored as RGB (BasicSR's convention)
     specs: dict[str, str] = field(default_factory=dict)  # label -> what models= said
     notes: list[str] = field(default_factory=list)  # skipped models and the like
 
@@ -79,8 +80,9 @@ class Comparison:
     def protocol(self) -> str:
         """One sentence stating how the numbers were obtained (captions, notes)."""
         y = "integer Y" if self.round_y else "Y"
+        grey = " (greyscale images as RGB)" if self.grey_as_rgb else ""
         return (
-            f"PSNR/SSIM on BT.601 {y}, uint8-rounded outputs, 'scale' pixels shaved; "
+            f"PSNR/SSIM on BT.601 {y}{grey}, uint8-rounded outputs, 'scale' pixels shaved; "
             f"ΔPSNR against {self.reference}: mean over images with a "
             f"{100 * self.confidence:g}% paired bootstrap percentile interval "
             f"({self.resamples} resamples over images, seed {self.seed})"

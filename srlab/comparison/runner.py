@@ -225,6 +225,7 @@ def score_sets(
     error_max: float = 32.0,
     bootstrap: BootstrapSettings | None = None,
     log_fn: Callable[[str], None] = log.info,
+    grey_as_rgb: bool = False,
 ) -> tuple[list[SetComparison], list[str]]:
     """Every model at every scale it supports on every set; paired statistics against ``reference``.
 
@@ -259,6 +260,7 @@ def score_sets(
                     model_name=e.label,
                     dataset=set_label,
                     on_image=_Saver(out, group, e, error_max, save_hr=i == 0),
+                    grey_as_rgb=grey_as_rgb,
                 )
                 log_fn(
                     f"{e.label} {set_label} x{scale}: {result.psnr:.3f} dB, SSIM "
@@ -298,6 +300,7 @@ def run_comparison(
     round_y: bool = False,
     bootstrap: BootstrapSettings | None = None,
     figure: FigureSettings | None = None,
+    grey_as_rgb: bool = False,
     error_max: float = 32.0,
     digits: int = 2,
     caption: str | None = None,
@@ -318,7 +321,7 @@ def run_comparison(
         reference: the model ΔPSNR is measured against (a label or a ``models`` entry).
         labels: display names, one per ``models`` entry (default: derived from the spec).
         degradation_for_scale: ``scale -> degradation``; default MATLAB bicubic with uint8 LR.
-        device, seed, round_y: as in :func:`srlab.evaluation.evaluate_source`.
+        device, seed, round_y, grey_as_rgb: as in :func:`srlab.protocol.scoring.evaluate_source`.
         bootstrap, figure: see :class:`BootstrapSettings`, :class:`FigureSettings`.
         error_max: error-map colour scale: this many Y levels (0..255 scale) and above is brightest.
         digits, caption, latex_label: table formatting (see :mod:`srlab.comparison.tables`).
@@ -360,6 +363,7 @@ def run_comparison(
         error_max,
         bootstrap,
         log_fn,
+        grey_as_rgb,
     )
     cmp = Comparison(
         models=[e.label for e in entries],
@@ -369,6 +373,7 @@ def run_comparison(
         seed=bootstrap.seed,
         confidence=bootstrap.confidence,
         round_y=round_y,
+        grey_as_rgb=grey_as_rgb,
         specs={e.label: e.spec for e in entries},
         notes=notes,
     )

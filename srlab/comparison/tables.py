@@ -149,6 +149,7 @@ def latex_table(
         caption = (
             r"Mean PSNR (dB) and SSIM on BT.601 Y ("
             + ("integer Y, " if cmp.round_y else "")
+            + ("greyscale images as RGB, " if cmp.grey_as_rgb else "")
             + r"outputs rounded to uint8, $s$ pixels shaved at scale $\times s$). "
             + rf"$\Delta$PSNR: mean gain over {latex_escape(cmp.reference)} with its {ci} paired "
             + rf"bootstrap percentile interval over images ({cmp.resamples} resamples, seed "

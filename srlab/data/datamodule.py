@@ -27,7 +27,8 @@ from srlab.data.datasets import (
 from srlab.data.samplers import evaluation_sampler
 from srlab.data.sources import ImageSource
 from srlab.degradations.base import BicubicDegradation
-from srlab.protocol.scoring import image_seed
+from srlab.protocol.scoring import image_generator
+from srlab.utils.precision import full_float32
 
 log = logging.getLogger(__name__)
 
@@ -152,12 +153,17 @@ class SRDataModule(L.LightningDataModule):
         )
 
     def setup(self, stage: str | None = None) -> None:
+        # Each DDP rank draws its own patches (with num_workers=0 they come from a generator
+        # seeded from the seed and the rank; worker processes are seeded per rank by Lightning).
+        rank = self.trainer.global_rank if self.trainer is not None else 0
         common = dict(
             augment=self.augment,
             in_memory=self.in_memory,
             cache=self.cache,
             repeats=self.repeats,
             skip_bad_images=self.skip_bad_images,
+            seed=self.seed,
+            rank=rank,
         )
         if stage in (None, "fit") and self.train_set is None:
             if self.patch_sampling == "grid":
@@ -214,9 +220,8 @@ class SRDataModule(L.LightningDataModule):
         return 0 if self.in_memory or self.cache is not None else self.num_workers
 
     # ------------------------------------------------------------------ LR on device
-    def _generator(self, device: torch.device, seed: int | None = None) -> torch.Generator:
-        if seed is not None:
-            return torch.Generator(device=device).manual_seed(seed)
+    def _generator(self, device: torch.device) -> torch.Generator:
+        """The running generator of training degradations, on the training device (fast)."""
         if self._train_generator is None or self._train_generator.device != device:
             rank = self.trainer.global_rank if self.trainer is not None else 0
             self._train_generator = torch.Generator(device=device).manual_seed(
@@ -227,18 +232,22 @@ class SRDataModule(L.LightningDataModule):
     def degrade(self, batch: dict, training: bool) -> dict:
         """uint8 ``batch["hr"] (B,C,H,W)`` -> float ``hr`` in [0,1] and ``lr (B,C,H/s,W/s)``.
 
-        Training draws degradation parameters from a running generator; validation/test seed one
-        per image from its index, so every epoch (and every run) sees identical LR images.
+        Training draws degradation parameters from a running generator on the device; validation
+        and test seed a CPU generator per image from its index
+        (:func:`~srlab.protocol.scoring.image_generator`), so every epoch, every run and every
+        device see identical LR images, the ones ``srlab.evaluate`` makes.
         """
         hr = batch["hr"]
         hr = hr.float() / 255 if hr.dtype == torch.uint8 else hr.float()
-        if training:
-            lr = self.degradation(hr, generator=self._generator(hr.device))
-        else:
-            index = int(batch["index"][0]) if "index" in batch else 0
-            lr = self.val_degradation(
-                hr, generator=self._generator(hr.device, image_seed(self.seed, index))
-            )
+        # Full float32 (no TF32/bf16 products, no autocast): LR images never depend on the
+        # trainer's precision settings.
+        with full_float32(hr.device.type):
+            if training:
+                lr = self.degradation(hr, generator=self._generator(hr.device))
+            else:
+                index = int(batch["index"][0]) if "index" in batch else 0
+                # A CPU generator per image: the same LR on every device (and in srlab.evaluate).
+                lr = self.val_degradation(hr, generator=image_generator(self.seed, index))
         return {**batch, "hr": hr, "lr": lr}
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from srlab.data.cache import DecodedImageCache, MemmapImages
 from srlab.data.imageio import image_size
@@ -195,6 +195,44 @@ def check_patch_size(patch_size: int, scale: int) -> None:
         )
 
 
+def patch_seed(seed: int | None, rank: int) -> int:
+    """Seed of the patch generator of global rank ``rank`` (``seed`` None: a random one)."""
+    if seed is None:
+        seed = int(torch.randint(2**62, ()))  # the global RNG: the run is not seeded anyway
+    return int(np.random.SeedSequence([int(seed), int(rank)]).generate_state(1, np.uint64)[0])
+
+
+class _PatchRandomness:
+    """Where the random crops and flips of a training dataset come from.
+
+    Inside a DataLoader worker: torch's global RNG, which PyTorch seeds per worker (and Lightning's
+    ``seed_everything(workers=True)`` per worker and rank). In the main process
+    (``num_workers=0``): :attr:`patch_generator`, seeded from ``(seed, rank)``. The global RNG
+    would be the same on every DDP rank there (``seed_everything`` seeds all ranks alike), so all
+    ranks would train on the same patches. Set :attr:`rank` to the global rank before iterating
+    (the DataModule does in ``setup``).
+    """
+
+    seed: int | None = None
+    rank: int = 0
+    _patch_generator: torch.Generator | None = None
+
+    @property
+    def patch_generator(self) -> torch.Generator:
+        """The main process's generator of crops and flips (created on first use)."""
+        if self._patch_generator is None:
+            self._patch_generator = torch.Generator().manual_seed(patch_seed(self.seed, self.rank))
+        return self._patch_generator
+
+    def _generator(self) -> torch.Generator | None:
+        return None if get_worker_info() is not None else self.patch_generator
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_patch_generator"] = None  # workers use their own seeded global RNG
+        return state
+
+
 def _patch_count(patches_per_epoch: int | None, repeats: int, n: int) -> int:
     return int(patches_per_epoch) if patches_per_epoch else int(repeats) * n
 
@@ -213,14 +251,15 @@ def _patch_images(
     return HRImages(source, storage, cache, scale, patch_size, skip_bad_images)
 
 
-class RandomPatchDataset(Dataset):
+class RandomPatchDataset(_PatchRandomness, Dataset):
     """Random scale-aligned HR crops: ``patches_per_epoch`` per epoch (default ``repeats`` per image).
 
     Each item picks an image uniformly, a crop whose top-left corner lies on the ``scale`` grid
     inside the mod-cropped image, and, with ``augment``, a random flip/rotation. Randomness comes
-    from torch's global RNG, which PyTorch seeds per worker and per epoch from the main process
-    seed — runs are reproducible under ``seed_everything``. Grey images are repeated to 3 channels
-    so that every batch collates.
+    from a generator seeded from ``(seed, rank)`` in the main process, and from torch's global RNG
+    (seeded per worker and rank) in DataLoader workers (:class:`_PatchRandomness`): runs are
+    reproducible under a seed, and DDP ranks draw different patches. Grey images are repeated to
+    3 channels so that every batch collates.
 
     Args:
         source: HR images.
@@ -235,6 +274,8 @@ class RandomPatchDataset(Dataset):
         skip_bad_images: skip unreadable files with a warning instead of failing.
         sample_by_area: pick an image with probability proportional to its number of crop
             positions (every crop of the set equally likely) instead of uniformly per image.
+        seed: seed of the main process's patch generator (``None``: random).
+        rank: global rank (DDP); with ``seed`` it seeds the patch generator.
 
     Item: ``{"hr": (3, patch_size, patch_size) uint8}``.
     """
@@ -251,9 +292,12 @@ class RandomPatchDataset(Dataset):
         repeats: int = 1,
         skip_bad_images: bool = False,
         sample_by_area: bool = False,
+        seed: int | None = None,
+        rank: int = 0,
     ) -> None:
         self.images = _patch_images(source, scale, patch_size, in_memory, cache, skip_bad_images)
         self.scale, self.patch_size, self.augment = int(scale), int(patch_size), augment
+        self.seed, self.rank = seed, int(rank)
         self.patches_per_epoch = _patch_count(patches_per_epoch, repeats, len(self.images))
         # Probability of each image: its number of scale-aligned crop positions (or uniform).
         s, p = self.scale, self.patch_size
@@ -264,17 +308,18 @@ class RandomPatchDataset(Dataset):
             torch.tensor(positions, dtype=torch.float64) if sample_by_area else None
         )
 
-    def _pick_image(self) -> int:
+    def _pick_image(self, generator: torch.Generator | None) -> int:
         if self.image_weights is None:
-            return int(torch.randint(len(self.images), ()).item())
-        return int(torch.multinomial(self.image_weights, 1).item())
+            return int(torch.randint(len(self.images), (), generator=generator).item())
+        return int(torch.multinomial(self.image_weights, 1, generator=generator).item())
 
     def __len__(self) -> int:
         return self.patches_per_epoch
 
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
+        generator = self._generator()
         for _ in range(100):
-            k = self._pick_image()
+            k = self._pick_image(generator)
             try:
                 image = self.images.array(k)
                 break
@@ -288,19 +333,20 @@ class RandomPatchDataset(Dataset):
             raise ImageReadError(f"no readable image left in {self.images.source.describe()}")
         h, w = image.shape[:2]
         s, p = self.scale, self.patch_size
-        y = s * int(torch.randint((h - h % s - p) // s + 1, ()).item())
-        x = s * int(torch.randint((w - w % s - p) // s + 1, ()).item())
-        flips = torch.randint(2, (3,)).tolist() if self.augment else (0, 0, 0)
+        y = s * int(torch.randint((h - h % s - p) // s + 1, (), generator=generator).item())
+        x = s * int(torch.randint((w - w % s - p) // s + 1, (), generator=generator).item())
+        flips = torch.randint(2, (3,), generator=generator).tolist() if self.augment else (0, 0, 0)
         return {"hr": crop_chw(image, y, x, p, flips)}
 
 
-class GridPatchDataset(Dataset):
+class GridPatchDataset(_PatchRandomness, Dataset):
     """Every ``patch_size`` sub-image on a ``stride`` grid of every (mod-cropped) image, in order.
 
     SRCNN's training set (Dong et al., 2014/2016): 33x33 sub-images with stride 14 from T91, e.g.
     ``data=t91 data.patch_sampling=grid data.patch_size=33 data.grid_stride=14 data.augment=false``.
     The enumeration is deterministic (image order, then rows, then columns); the DataLoader
-    shuffles. An epoch visits every sub-image ``repeats`` times.
+    shuffles (DDP: each rank its share). An epoch visits every sub-image ``repeats`` times; flips
+    (``augment``) are drawn as in :class:`RandomPatchDataset` (``seed``, ``rank``).
 
     Item: ``{"hr": (3, patch_size, patch_size) uint8}``.
     """
@@ -316,9 +362,12 @@ class GridPatchDataset(Dataset):
         cache: DecodedImageCache | None = None,
         repeats: int = 1,
         skip_bad_images: bool = False,
+        seed: int | None = None,
+        rank: int = 0,
     ) -> None:
         if stride < 1:
             raise ValueError(f"grid stride must be positive, got {stride}")
+        self.seed, self.rank = seed, int(rank)
         self.images = _patch_images(source, scale, patch_size, in_memory, cache, skip_bad_images)
         self.scale, self.patch_size, self.stride, self.augment = (
             int(scale),
@@ -341,7 +390,11 @@ class GridPatchDataset(Dataset):
 
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
         k, y, x = (int(v) for v in self.grid[item % len(self.grid)])
-        flips = torch.randint(2, (3,)).tolist() if self.augment else (0, 0, 0)
+        flips = (
+            torch.randint(2, (3,), generator=self._generator()).tolist()
+            if self.augment
+            else (0, 0, 0)
+        )
         return {"hr": crop_chw(self.images.array(k), y, x, self.patch_size, flips)}
 
 

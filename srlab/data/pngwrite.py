@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from srlab.utils.files import default_file_mode
+
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return (
@@ -48,18 +50,6 @@ def encode_png16(arr: np.ndarray, level: int = 6) -> bytes:
         + _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), level))
         + _png_chunk(b"IEND", b"")
     )
-
-
-def default_file_mode() -> int:
-    """The permissions a plain ``open(…, 'w')`` would give a new file (0666 minus the umask);
-    ``mkstemp`` makes 0600 files, which atomic writers then chmod to this."""
-    return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_png(path: str | Path, arr: np.ndarray) -> Path:

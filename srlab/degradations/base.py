@@ -29,7 +29,8 @@ def uniform(
 ) -> torch.Tensor:
     """``n`` draws from U[low, high) as float32 on ``device``, drawn from ``generator``.
 
-    Drawn on the generator's own device (a CPU generator can drive a CUDA pipeline) and moved.
+    Drawn on the generator's own device (a CPU generator can drive a CUDA pipeline, and then
+    draws the same numbers as on a CPU) and moved.
     """
     gen_device = generator.device if generator is not None else device
     u = torch.rand(n, generator=generator, device=gen_device, dtype=torch.float32)
@@ -48,14 +49,21 @@ def bernoulli(
 
 
 def draw_seed(generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-    """A 62-bit seed drawn from ``generator`` (0-d int64 on CPU), for steps that draw noise."""
+    """A 62-bit seed drawn from ``generator``, for steps that draw noise fields: a 0-d int64 on
+    the generator's device (``device`` without one), which is where the field is drawn
+    (:func:`seeded_generator`)."""
     gen_device = generator.device if generator is not None else device
-    return torch.randint(0, 2**62, (), generator=generator, device=gen_device).cpu()
+    return torch.randint(0, 2**62, (), generator=generator, device=gen_device)
 
 
-def seeded_generator(seed: torch.Tensor, device: torch.device) -> torch.Generator:
-    """A generator on ``device`` seeded by a :func:`draw_seed` value (replays the same field)."""
-    return torch.Generator(device=device).manual_seed(int(seed))
+def seeded_generator(seed: torch.Tensor) -> torch.Generator:
+    """A generator seeded by a :func:`draw_seed` value, on the seed's device (replays the field).
+
+    A CPU generator's parameters give CPU-drawn noise fields (moved to the image afterwards), so
+    validation and ``srlab.evaluate``, which seed a CPU generator per image, make the same LR
+    images on any device; a CUDA generator (training on a GPU) keeps the fields on the GPU.
+    """
+    return torch.Generator(device=seed.device).manual_seed(int(seed))
 
 
 def check_range(

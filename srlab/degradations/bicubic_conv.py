@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from srlab.degradations.resize import cubic
+from srlab.utils.precision import full_float32
 
 __all__ = ["bicubic_upsample_conv", "phase_kernels"]
 
@@ -60,7 +61,8 @@ def bicubic_upsample_conv(x: torch.Tensor, scale: int) -> torch.Tensor:
         scale: integer upscaling factor.
 
     Returns:
-        ``(B, C, scale*H, scale*W)``, same dtype as ``x`` (half is computed in float32).
+        ``(B, C, scale*H, scale*W)``, same dtype as ``x`` (half is computed in float32; full
+        float32 whatever the TF32/autocast settings).
     """
     scale = int(scale)
     if scale == 1:
@@ -72,5 +74,6 @@ def bicubic_upsample_conv(x: torch.Tensor, scale: int) -> torch.Tensor:
     # needs that), whatever the number of channels.
     planes = x.reshape(-1, 1, x.shape[-2], x.shape[-1])  # (B*C, 1, H, W)
     weight = phase_kernels(scale).to(device=x.device, dtype=x.dtype)  # (s*s, 1, 5, 5)
-    y = F.pixel_shuffle(F.conv2d(_symmetric_pad2(planes), weight), scale)  # (B*C, 1, sH, sW)
+    with full_float32(x.device.type):  # no TF32/bf16 convolution (cuDNN, oneDNN) or autocast
+        y = F.pixel_shuffle(F.conv2d(_symmetric_pad2(planes), weight), scale)  # (B*C, 1, sH, sW)
     return y.reshape(x.shape[0], x.shape[1], y.shape[-2], y.shape[-1]).to(orig_dtype)

@@ -2,7 +2,8 @@
 
 Both follow the sample-then-apply contract: the strengths, the colour/grey choice and a seed for
 the noise field are drawn by ``sample_params``; ``apply_params`` regenerates the field from that
-seed on the image's device, so the same parameters always give the same noisy image. The noise
+seed on the device of the generator that drew it (moved to the image), so the same parameters
+always give the same noisy image, and a CPU generator the same one on every device. The noise
 is additive and detached from the image, so gradients flow through unchanged (straight through
 for Poisson, whose field depends on the image). Outputs are clipped to [0, 1], like a camera's.
 
@@ -44,14 +45,16 @@ def gaussian_noise(
         x: ``(B, C, H, W)`` images in [0, 1].
         sigma: ``(B,)`` standard deviations on the [0, 1] scale.
         grey: ``(B,)`` booleans: the same field in every channel.
-        generator: draws the noise field (on ``x``'s device).
+        generator: draws the noise field (on its own device; moved to ``x``'s).
 
     Returns:
         ``(B, C, H, W)`` noisy images in [0, 1].
     """
     b, c, h, w = x.shape
-    # Drawn in float32 whatever x's dtype: the same seed gives the same field in every precision.
-    field = torch.randn(b, c, h, w, generator=generator, device=x.device).to(x.dtype)
+    # Drawn in float32 whatever x's dtype (the same seed gives the same field in every precision),
+    # on the generator's device (the same field for a CPU generator whatever x's device).
+    where = generator.device if generator is not None else x.device
+    field = torch.randn(b, c, h, w, generator=generator, device=where).to(x.device, x.dtype)
     field = torch.where(grey.to(x.device).view(-1, 1, 1, 1), field[:, :1].expand_as(field), field)
     return (x + _per_sample(sigma, x) * field).clamp(0, 1)
 
@@ -73,7 +76,7 @@ def poisson_noise(
         x: ``(B, C, H, W)`` images in [0, 1].
         scale: ``(B,)`` noise multipliers (0 = none).
         grey: ``(B,)`` booleans: luminance-only noise.
-        generator: draws the Poisson counts (on ``x``'s device).
+        generator: draws the Poisson counts (on its own device; moved to ``x``'s).
         levels: photon count of a white pixel (255 for 8-bit images).
 
     Returns:
@@ -86,8 +89,13 @@ def poisson_noise(
         luma = (clean * weights).sum(dim=1, keepdim=True)
     else:
         luma = clean.mean(dim=1, keepdim=True)
-    colour_noise = torch.poisson(clean * levels, generator=generator) / levels - clean
-    grey_noise = torch.poisson(luma * levels, generator=generator) / levels - luma
+    where = generator.device if generator is not None else x.device  # as gaussian_noise
+
+    def counts(v: torch.Tensor) -> torch.Tensor:
+        return torch.poisson(v.to(where) * levels, generator=generator).to(x.device) / levels
+
+    colour_noise = counts(clean) - clean
+    grey_noise = counts(luma) - luma
     noise = torch.where(
         grey.to(x.device).view(-1, 1, 1, 1), grey_noise.expand_as(clean), colour_noise
     )
@@ -124,9 +132,7 @@ class GaussianNoise(DegradationStep):
         }
 
     def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        return gaussian_noise(
-            x, params["sigma"], params["grey"], seeded_generator(params["seed"], x.device)
-        )
+        return gaussian_noise(x, params["sigma"], params["grey"], seeded_generator(params["seed"]))
 
     def extra_repr(self) -> str:
         return f"sigma_range={self.sigma_range}, grey_prob={self.grey_prob}, p={self.p}"
@@ -162,9 +168,7 @@ class PoissonNoise(DegradationStep):
         }
 
     def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        return poisson_noise(
-            x, params["scale"], params["grey"], seeded_generator(params["seed"], x.device)
-        )
+        return poisson_noise(x, params["scale"], params["grey"], seeded_generator(params["seed"]))
 
     def extra_repr(self) -> str:
         return f"scale_range={self.scale_range}, grey_prob={self.grey_prob}, p={self.p}"

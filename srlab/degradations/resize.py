@@ -10,6 +10,10 @@ indices and weights per output index, in float64, boundary mirroring folded into
 apply it as one dense ``(out, in)`` matrix product per dimension (mirrored taps summed into the
 matrix; BLAS makes this the fastest form up to a few thousand pixels per side), or, for larger
 images, as a gather + weighted sum whose cost is linear in image size. No Python loop over pixels.
+
+The products run in full float32 (or float64) whatever the caller's precision settings (TF32,
+``matmul_precision``, autocast; :func:`srlab.utils.precision.full_float32`): LR images, the
+pre-upsampling of SRCNN/VDSR and the bicubic baselines never depend on the trainer's precision.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import math
 from functools import lru_cache
 
 import torch
+
+from srlab.utils.precision import full_float32
 
 __all__ = [
     "imresize",
@@ -149,7 +155,8 @@ def imresize(
 
     Args:
         x: ``(B, C, H, W)`` or ``(C, H, W)`` float tensor (any range; values are not clamped).
-            Half/bfloat16 inputs are computed in float32 and cast back.
+            Half/bfloat16 inputs are computed in float32 and cast back; the products are full
+            float32 under TF32, ``matmul_precision`` and autocast settings too.
         scale: factor(s) ``(sH, sW)`` or one factor for both; ``< 1`` shrinks. E.g. ``1/3`` makes a
             x3 LR image; ``3`` upsamples it.
         size: output ``(H_out, W_out)``; if given with ``scale=None`` the scale per dimension is
@@ -166,7 +173,6 @@ def imresize(
         x = x.unsqueeze(0)
     if x.dim() != 4:
         raise ValueError(f"imresize expects (B,C,H,W) or (C,H,W), got shape {tuple(x.shape)}")
-    in_h, in_w = x.shape[-2:]
     if _tracing() and size is None and isinstance(scale, int) and scale >= 1:
         # ONNX/TorchScript export: the index tables below would freeze the traced input size;
         # the conv + pixel-shuffle form of integer upsampling traces with dynamic H and W.
@@ -174,6 +180,19 @@ def imresize(
 
         out = bicubic_upsample_conv(x, scale)
         return out.squeeze(0) if squeeze else out
+    with full_float32(x.device.type):
+        out = _imresize(x, scale, size, antialias)
+    return out.squeeze(0) if squeeze else out
+
+
+def _imresize(
+    x: torch.Tensor,
+    scale: float | tuple[float, float] | None,
+    size: tuple[int, int] | None,
+    antialias: bool,
+) -> torch.Tensor:
+    """:func:`imresize` of a ``(B, C, H, W)`` tensor (inside :func:`full_float32`)."""
+    in_h, in_w = x.shape[-2:]
     if size is not None:
         out_h, out_w = int(size[0]), int(size[1])
         if scale is None:
@@ -192,8 +211,7 @@ def imresize(
         order.reverse()
     for dim, out_len, s in order:
         x = _resize_dim(x, dim, out_len, s, antialias)
-    x = x.to(orig_dtype)
-    return x.squeeze(0) if squeeze else x
+    return x.to(orig_dtype)
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:

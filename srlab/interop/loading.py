@@ -49,6 +49,13 @@ def read_pickle(path: Path) -> Any | None:
             refused it; the message is one line.
     """
     try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return None
+    if not head.startswith((b"PK\x03\x04", b"\x80")):
+        return None  # neither torch.save's zip archive nor a pickle: srlab's reader says so
+    try:
         try:  # mmap: only the pickle is read now; tensors are paged in if used
             return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         except RuntimeError as e:
@@ -75,10 +82,11 @@ def read_pickle(path: Path) -> Any | None:
                 "torch.load(weights_only=True) nor spandrel's restricted unpickler allows "
                 "(no code from a checkpoint is ever run)"
             ) from second
-        lines = str(refused).strip().splitlines() or [type(refused).__name__]
+        from srlab.checkpoints.loading import _unreadable
+
         raise RefusedPickle(
             "cannot read it with torch.load(weights_only=True) or spandrel's restricted "
-            f"unpickler: {type(refused).__name__}: {lines[-1].strip()}"
+            f"unpickler: {_unreadable(Path(path), refused)}"
         ) from second
 
 

@@ -87,9 +87,9 @@ def export_safetensors(model, path: str | Path) -> Path:
     """
     from safetensors.torch import save_file
 
-    from srlab.data.pngwrite import default_file_mode
     from srlab.errors import SrlabError
     from srlab.interop.spandrel_arch import extra_entries
+    from srlab.utils.files import default_file_mode
 
     path = Path(path)
     if model.is_bicubic:

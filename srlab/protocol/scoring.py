@@ -5,13 +5,17 @@ Protocol (what the SR literature's MATLAB code does), per HR image and scale ``s
 
 1. mod-crop the HR image to multiples of ``s`` (top-left part kept);
 2. make the LR image with the degradation (default: MATLAB bicubic ``x1/s``, rounded to uint8 —
-   benchmark LR files are 8-bit); random degradations draw from a generator seeded per image
-   (:func:`image_seed`), so every run, every model and every validation see identical LR images;
+   benchmark LR files are 8-bit); random degradations draw from a CPU generator seeded per image
+   (:func:`image_generator`), so every run, every model, every validation and every device see
+   identical LR images;
 3. feed it to the network in its colour mode (:func:`srlab.protocol.colour.to_model_space`: Y of
-   BT.601 for 1-channel networks, RGB for 3-channel ones; grey images as they are), in float32
-   with autocast off whatever the trainer's precision (:func:`super_resolve`);
+   BT.601 for 1-channel networks, RGB for 3-channel ones; grey images as they are), in full
+   float32 whatever the trainer's precision, TF32 or autocast settings (:func:`super_resolve`);
 4. score with :mod:`srlab.protocol.metrics`: output rounded to uint8, Y channel, ``s`` pixels
-   shaved, PSNR/SSIM per image; a set's figure is the mean over its images.
+   shaved, PSNR/SSIM per image; a set's figure is the mean over its images. A greyscale
+   (one-channel) image is scored on its grey values, as MATLAB and the papers do;
+   ``grey_as_rgb=True`` reads it as three equal channels first, as BasicSR and KAIR do (scored on
+   Y = 16 + 219·grey/255: 20·log10(255/219) = 1.32 dB higher for the same error).
 
 The bicubic baseline shown beside a model is computed the way the model's score is: the same LR
 image, upsampled by the protocol's bicubic *in the network's colour mode* (Y for a Y network, RGB
@@ -32,6 +36,7 @@ from torch import nn
 from srlab.degradations.resize import imresize
 from srlab.protocol.colour import to_model_space
 from srlab.protocol.metrics import psnr_per_image, ssim_per_image
+from srlab.utils.precision import full_float32
 
 __all__ = [
     "BatchScores",
@@ -39,6 +44,7 @@ __all__ = [
     "bicubic_baseline",
     "evaluate",
     "evaluate_source",
+    "image_generator",
     "image_seed",
     "score_batch",
     "super_resolve",
@@ -50,14 +56,24 @@ def image_seed(seed: int, index: int) -> int:
     return seed + 7919 * (index + 1)
 
 
+def image_generator(seed: int, index: int) -> torch.Generator:
+    """Image ``index``'s degradation generator: always a *CPU* generator, whatever device the
+    degradation runs on. CPU and CUDA generators give different streams; drawing every random
+    parameter and noise field on the CPU (then moving it) makes validation on a GPU, validation
+    on a CPU and ``srlab.evaluate`` on either produce the same LR images."""
+    return torch.Generator(device="cpu").manual_seed(image_seed(seed, index))
+
+
 def super_resolve(net: nn.Module, lr_image: torch.Tensor) -> torch.Tensor:
     """Image-space LR ``(B, C, h, w)`` -> the network's output ``(B, in_channels, s*h, s*w)``.
 
-    Float32 with autocast off: under a ``bf16-mixed``/``16-mixed`` trainer the convolutions would
-    otherwise carry ~3 significant digits, an error as large as a uint8 step.
+    Full float32 (:func:`srlab.utils.precision.full_float32`): autocast off, and no TF32 or
+    bfloat16 products (``matmul_precision``, cuDNN's TF32 convolutions). Under a ``bf16-mixed``
+    trainer the convolutions would otherwise carry ~3 significant digits, an error as large as a
+    uint8 step; so the same weights score the same under any trainer precision.
     """
     x = to_model_space(lr_image.float(), int(getattr(net, "in_channels", 3)))
-    with torch.autocast(device_type=x.device.type, enabled=False):
+    with full_float32(x.device.type):
         return net(x).float()
 
 
@@ -65,8 +81,7 @@ def bicubic_baseline(net: nn.Module, lr_image: torch.Tensor) -> torch.Tensor:
     """The bicubic counterpart of ``super_resolve(net, lr_image)``: the protocol's bicubic of the
     same LR image in the network's colour mode, ``(B, in_channels, s*h, s*w)``."""
     x = to_model_space(lr_image.float(), int(getattr(net, "in_channels", 3)))
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        return imresize(x, int(net.scale))
+    return imresize(x, int(net.scale))  # full float32 inside
 
 
 class BatchScores(NamedTuple):
@@ -162,6 +177,7 @@ def evaluate_source(
     dataset: str | None = None,
     bicubic: bool = False,
     on_image: Callable[[dict], None] | None = None,
+    grey_as_rgb: bool = False,
 ) -> EvalResult | tuple[EvalResult, EvalResult]:
     """Score ``net`` on every image of ``source`` (an :class:`~srlab.data.sources.ImageSource`).
 
@@ -178,6 +194,11 @@ def evaluate_source(
             ``bicubic (RGB)`` after the network's colour mode), computed in the same pass.
         on_image: called per image with ``{"index", "name", "hr", "lr", "sr"}`` (tensors
             ``(1, C, H, W)`` in image space, ``sr`` in the network's colour mode) and the scores.
+        grey_as_rgb: treat a one-channel (greyscale) image as RGB with three equal channels, as
+            BasicSR and KAIR do (they read every image as colour): it is then scored on BT.601 Y
+            = 16 + 219·grey/255, whose compressed range scores it 20·log10(255/219) = 1.32 dB
+            higher than srlab's default, the grey values themselves (MATLAB's and the papers'
+            convention). Colour images are unaffected.
 
     Returns:
         The model's :class:`EvalResult`, or ``(model, bicubic)`` with ``bicubic=True``.
@@ -199,8 +220,9 @@ def evaluate_source(
     for index in range(len(source)):
         hr = modcrop(source.load(index), scale).to(device=device, dtype=torch.float32)
         hr = hr.div(255).unsqueeze(0)
-        generator = torch.Generator(device=device).manual_seed(image_seed(seed, index))
-        lr = degradation(hr, generator=generator)
+        if grey_as_rgb and hr.shape[1] == 1:
+            hr = hr.expand(-1, 3, -1, -1)  # BasicSR/KAIR: every image read as colour
+        lr = degradation(hr, generator=image_generator(seed, index))  # CPU: same on any device
         scores = score_batch(net, lr, hr, bicubic=bicubic, round_y=round_y)
         name = source.name(index)
         rows.append({"name": name, "psnr": float(scores.psnr[0]), "ssim": float(scores.ssim[0])})
@@ -237,6 +259,7 @@ def evaluate(
     model_name: str = "model",
     log: Callable[[str], None] | None = None,
     bicubic: bool = False,
+    grey_as_rgb: bool = False,
 ) -> list[EvalResult]:
     """Score a model on named benchmark sets at several scales.
 
@@ -252,6 +275,8 @@ def evaluate(
         model_name: label in the results.
         log: called with one line per finished (set, scale).
         bicubic: add the model's bicubic baseline after each of its results.
+        grey_as_rgb: score greyscale images as three-channel RGB (BasicSR's convention; see
+            :func:`evaluate_source`).
 
     Returns:
         One :class:`EvalResult` per (set, scale), sets outermost (model, then its bicubic row).
@@ -274,6 +299,7 @@ def evaluate(
                 round_y,
                 model_name,
                 bicubic=bicubic,
+                grey_as_rgb=grey_as_rgb,
             )
             for result in out if isinstance(out, tuple) else (out,):
                 if log is not None:

@@ -150,3 +150,57 @@ def test_bundle_checkpoint_strips_training_state(tmp_path):
     assert "optimizer_states" not in stored and "state_dict" in stored
     entry = bundled_weights(tmp_path / "w")["tiny_x2"]
     assert entry["scale"] == 2 and entry["architecture"] == "SRCNN" and entry["val_psnr"] == 1.0
+
+
+class _NotAWeight:
+    """A class a checkpoint must not need: unpickling it would run the file's code."""
+
+
+def test_item11_unreadable_checkpoints_are_one_line_naming_the_file(tmp_path):
+    """Item 11: a truncated, empty, garbage or code-needing file gives one srlab line naming it,
+    never PyTorch's advice to load with weights_only=False."""
+    from srlab.checkpoints import read_checkpoint
+
+    data = _bundled_path().read_bytes()
+    files = {
+        "truncated.ckpt": data[: len(data) // 2],
+        "empty.ckpt": b"",
+        "garbage.ckpt": bytes(range(256)) * 8,
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    torch.save({"state_dict": {}, "extra": _NotAWeight()}, tmp_path / "code.ckpt")
+    expected = {
+        "truncated.ckpt": "truncated or corrupt",
+        "empty.ckpt": "empty",
+        "garbage.ckpt": "not a PyTorch checkpoint",
+        "code.ckpt": "_NotAWeight",
+    }
+    for name, reason in expected.items():
+        path = tmp_path / name
+        for load in (read_checkpoint, load_model):
+            with pytest.raises(CheckpointError) as info:
+                load(path)
+            message = str(info.value)
+            assert str(path) in message and reason in message, message
+            assert "\n" not in message and "weights_only=False" not in message.replace(" ", "")
+            assert "Errno" not in message, message
+
+
+def test_item11_train_with_a_truncated_checkpoint_prints_one_line(tmp_path):
+    from tests.conftest import run_module
+
+    data = _bundled_path().read_bytes()
+    bad = tmp_path / "last.ckpt"
+    bad.write_bytes(data[: len(data) // 3])
+    proc = run_module(
+        "srlab.train",
+        [f"ckpt={bad}", "logger=none", f"paths.experiments_dir={tmp_path / 'exp'}"],
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines == [lines[-1]] and lines[-1].startswith("srlab: error: cannot read checkpoint")
+    assert str(bad) in lines[-1] and "truncated" in lines[-1]
+    assert "Traceback" not in proc.stderr and "weights_only" not in proc.stderr.replace("=True", "")

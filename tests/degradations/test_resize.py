@@ -162,13 +162,14 @@ def test_uint8_round_trip_and_matlab_rounding():
     torch.testing.assert_close(x.grad, torch.ones(4))
 
 
-@pytest.mark.gpu
-def test_imresize_on_cuda_matches_cpu():
-    if not torch.cuda.is_available():
-        pytest.skip("CUDA not available")
-    x = torch.rand(2, 3, 31, 29)
+def test_imresize_float32_on_every_device_matches_float64(device, restore_precision):
+    """The same result on CPU and CUDA (full float32, even with TF32 allowed): within 1e-5 of the
+    float64 computation."""
+    x = torch.rand(2, 3, 31, 29, dtype=torch.float64)
+    torch.set_float32_matmul_precision("high")  # TF32 on CUDA: must not reach imresize
     for s in (1 / 3, 3, 0.7):
-        torch.testing.assert_close(imresize(x.cuda(), s).cpu(), imresize(x, s), atol=1e-5, rtol=0)
+        got = imresize(x.float().to(device), s).cpu().double()
+        torch.testing.assert_close(got, imresize(x, s), atol=1e-5, rtol=0)
 
 
 def test_resize_caches_filled_in_inference_mode_still_work_with_autograd():

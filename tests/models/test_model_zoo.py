@@ -248,7 +248,11 @@ def test_summary_prints_a_row_per_model_config(capsys):
         rows["fsrcnn"][4].strip() == "12,809" and rows["fsrcnn"][5].strip() == "1,385"
     )  # 12464 / 9
     assert rows["bicubic"][4].strip() == "0"
-    assert float(rows["srcnn_deconv"][7]) > 0  # measured MP/s
+    # GMACs of the 8x8 -> 24x24 forward = MACs per output pixel x 576 output pixels.
+    for name in ("fsrcnn", "srcnn_deconv"):
+        macs = int(rows[name][5].strip().replace(",", ""))
+        assert float(rows[name][6]) == pytest.approx(macs * 24 * 24 / 1e9, abs=5e-4)
+    assert float(rows["srcnn_deconv"][7]) > 0  # measured MP/s (a timing: only its sign)
     assert main(["--models", "nope", "--no-timing"]) == 2
 
 
@@ -337,7 +341,12 @@ def test_zoo_script_pieces(tmp_path):
     torch.save({"state_dict": state, "srlab": {"net_config": config}}, tmp_path / "best.ckpt")
     scores = zoo.evaluate_checkpoint(tmp_path / "best.ckpt", tmp_path, 3, "cpu")
     assert scores["images"] == 2 and scores["params"] == n_params(net)
-    assert 15 < scores["psnr_bicubic"] < 60
+    from srlab.data.sources import FolderImages
+    from srlab.models.bicubic import Bicubic
+    from srlab.protocol.scoring import evaluate_source
+
+    rgb_bicubic = evaluate_source(Bicubic(3, 3), FolderImages(tmp_path / "Set5"), 3)
+    assert scores["psnr_bicubic"] == pytest.approx(rgb_bicubic.psnr, abs=1e-9)
     assert scores["psnr"] == pytest.approx(scores["psnr_bicubic"], abs=0.05)
 
 
@@ -376,6 +385,17 @@ def test_zoo_script_end_to_end(tmp_path):
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert [r["model"] for r in rows] == ["fsrcnn"]
     assert rows[0]["params"] == 12_809 and rows[0]["steps"] == 2
-    assert all(0 < r["psnr"] < 100 and 0 < r["psnr_bicubic"] < 100 for r in rows)
+    # The table's figures are the protocol's: the best checkpoint and RGB bicubic on Set5.
+    from srlab.checkpoints import load_model
+    from srlab.data.sources import FolderImages
+    from srlab.models.bicubic import Bicubic
+    from srlab.protocol.scoring import evaluate_source
+
+    set5 = FolderImages(root / "Set5")
+    best = load_model(out / "fsrcnn" / "checkpoints" / "best.ckpt").net
+    assert rows[0]["psnr"] == pytest.approx(evaluate_source(best, set5, 3).psnr, abs=1e-6)
+    assert rows[0]["psnr_bicubic"] == pytest.approx(
+        evaluate_source(Bicubic(3, 3), set5, 3).psnr, abs=1e-6
+    )
     assert "| fsrcnn | 12,809 |" in proc.stdout and (out / "results.md").is_file()
     assert (out / "fsrcnn" / "checkpoints" / "best.ckpt").is_file()

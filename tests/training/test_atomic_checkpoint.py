@@ -106,3 +106,20 @@ def test_train_uses_the_atomic_checkpoint_io(tmp_path, image_dirs, monkeypatch):
     monkeypatch.setattr(AtomicCheckpointIO, "save_checkpoint", spy)
     train(compose_train(fast_overrides(*image_dirs, steps=2), output_dir=tmp_path / "run"))
     assert {"best.ckpt", "last.ckpt"} <= set(seen)
+
+
+def test_item12_checkpoints_get_the_usual_file_permissions(tmp_path):
+    """Item 12: checkpoints are written through a temporary file (mkstemp: 0600), then given the
+    mode every other output gets (0644 under the usual umask 022)."""
+    from srlab.utils.files import default_file_mode
+
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "checkpoints" / "last.ckpt"
+        atomic_torch_save({"w": torch.zeros(2)}, path)
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+        assert default_file_mode() == 0o644
+        assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(old)

@@ -156,3 +156,76 @@ def test_ddp_trainer_instantiates_on_cpu_and_refuses_lightning_launcher_inside_a
     monkeypatch.setattr(run_names, "in_sweep", lambda: True)
     with pytest.raises(ConfigError, match="submitit_slurm"):
         distributed.check_launch(trainer)
+
+
+@pytest.mark.slow  # two torchrun-started processes (~30 s on 2 cores)
+def test_torchrun_two_cpu_processes_train_on_different_patches_and_validate(tmp_path):
+    """A torchrun launch (not Lightning's own launcher) of 2 gloo processes with num_workers=0:
+    both ranks train, on different patches (item 4), and validation equals one process's."""
+    import sys
+
+    train_dir, val_dir = tmp_path / "train", tmp_path / "val"
+    write_images(train_dir, 4, size=(48, 48), seed=1)
+    write_images(val_dir, 3, size=(36, 42), seed=2, grey_every=3)
+    run_dir = tmp_path / "torchrun_run"
+    overrides = [
+        o for o in fast_overrides(train_dir, val_dir, steps=3) if not o.startswith("trainer=")
+    ]
+    digests = tmp_path / "batches"
+    args = [
+        "-m",
+        "torch.distributed.run",
+        "--standalone",  # single node: rendezvous on a free local port
+        "--nproc_per_node=2",
+        "-m",
+        "srlab.train",
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        f"hydra.run.dir={run_dir}",
+        "model=srcnn_915",
+        "torch_threads=1",
+        "+callbacks.digest._target_=tests.helper_callbacks.BatchDigest",
+        f"+callbacks.digest.path={digests}",
+        *overrides,
+    ]
+    import os
+    import signal
+    import subprocess
+
+    from tests.conftest import REPO_ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # torchrun and its workers in one process group
+    )
+    try:
+        out, _ = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # no worker left behind
+        out, _ = proc.communicate()
+        pytest.fail(f"torchrun did not finish in 300 s:\n{out[-4000:]}")
+    assert proc.returncode == 0, out[-4000:]
+
+    ranks = [
+        dict(line.split() for line in (tmp_path / f"batches.rank{r}").read_text().splitlines())
+        for r in (0, 1)
+    ]
+    assert set(ranks[0]) == set(ranks[1]) == {"1", "2", "3"}  # both trained 3 steps
+    assert all(ranks[0][step] != ranks[1][step] for step in ranks[0])  # on different patches
+
+    vals = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    vals = [v for v in vals if "val/psnr" in v]
+    assert vals and vals[-1]["step"] == 3
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    assert torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"] == 3
+    cfg = compose_train(
+        ["model=srcnn_915", *fast_overrides(train_dir, val_dir, steps=3)],
+        output_dir=tmp_path / "one",
+    )
+    assert vals[-1]["val/psnr"] == pytest.approx(_validate_single_process(cfg, ckpt), abs=1e-4)

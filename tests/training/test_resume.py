@@ -149,17 +149,30 @@ def test_resume_auto_picks_the_run_with_the_newest_last_ckpt(tmp_path):
 
 
 def test_resume_auto_sets_up_loggers_to_continue(tmp_path, image_dirs):
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
     from srlab.train import _resume_checkpoint
     from srlab.training.resume import write_wandb_id
 
     experiments = tmp_path / "experiments"
     run = experiments / "exp" / "2024-01-01_00-00-00"
     (run / "checkpoints").mkdir(parents=True)
-    torch.save({"global_step": 7}, run / "checkpoints" / "last.ckpt")
+    net_config = OmegaConf.to_container(compose_train(fast_overrides(*image_dirs)).model.net)
+    net_config["scale"] = 3
+    net = instantiate(net_config)
+    torch.save(  # what srlab.train writes, at step 7
+        {
+            "global_step": 7,
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+            "srlab": {"scale": 3, "in_channels": 1, "net_config": net_config},
+        },
+        run / "checkpoints" / "last.ckpt",
+    )
     write_wandb_id(run, "abc123xy")
     for logger in ("wandb", "csv"):
         cfg = compose_train(
-            fast_overrides(*image_dirs)
+            fast_overrides(*image_dirs, steps=10)
             + [
                 f"logger={logger}",
                 f"paths.experiments_dir={experiments}",
@@ -191,6 +204,19 @@ def test_resume_auto_continues_the_same_wandb_run(tmp_path, image_dirs, monkeypa
     train(compose_train(base, output_dir=run))
     run_id = (run / WANDB_ID_FILE).read_text().strip()
     assert run_id
+    # An offline W&B attempt is stored in offline-run-<YYYYmmdd_HHMMSS>-<id>: a second attempt of
+    # the same run id started within the same second shares the first one's folder. Two steps
+    # take about a second here, so the test sometimes found one folder; wait for the next second.
+    (first,) = (run / "wandb").glob("offline-run-*")
+    stamp = first.name.split("-")[2]
+
+    def same_second(t: float) -> bool:  # in local time or UTC, whichever W&B names folders in
+        return stamp in {
+            time.strftime("%Y%m%d_%H%M%S", f(t)) for f in (time.localtime, time.gmtime)
+        }
+
+    while same_second(time.time()):  # at most one second
+        time.sleep(0.05)
 
     train(compose_train([*base, "trainer.max_steps=4", "resume=auto"], output_dir=run))
     assert (run / WANDB_ID_FILE).read_text().strip() == run_id

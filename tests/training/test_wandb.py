@@ -99,3 +99,29 @@ def test_two_job_multirun_gives_two_offline_runs_in_one_group_and_a_report(tmp_p
     ]
     assert len(rows) == 2 and png_path.is_file()
     assert {r.label for r in runs} == {j.name for j in jobs}
+
+
+def test_item01_summary_records_last_checkpoint(tmp_path, image_dirs, monkeypatch):
+    """Item 1: summary.json and the W&B summary name last.ckpt (written by the periodic
+    checkpoint callback, not the best one), and last.ckpt holds the final step."""
+    from srlab.train import train
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    out = tmp_path / "run"
+    overrides = [o for o in fast_overrides(*image_dirs, steps=6) if o != "logger=none"] + [
+        "logger=wandb",
+        "data.patches_per_epoch=400",  # one long epoch: validation only at the last step
+        "callbacks.periodic_checkpoint.every_n_train_steps=4",  # a periodic save at step 4
+    ]
+    train(compose_train(overrides, output_dir=out))
+
+    last, best = out / "checkpoints" / "last.ckpt", out / "checkpoints" / "best.ckpt"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["last_model_path"] == str(last)
+    assert summary["best_model_path"] == str(best)
+    # The run ended at step 6 after a periodic save at step 4: last.ckpt is the final state.
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 6
+    (folder,) = (out / "wandb").glob("offline-run-*")
+    wandb_summary = run_info(folder)["summary"]
+    assert wandb_summary["last_checkpoint"] == str(last)
+    assert wandb_summary["best_checkpoint"] == str(best)

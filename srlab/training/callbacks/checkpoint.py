@@ -7,11 +7,14 @@
   one. (Lightning's own save goes through an fsspec transaction whose temporary file lives in the
   system temp dir: across filesystems the final move is a copy, and nothing is fsync-ed.)
 * :class:`TrainingStateCheckpoint` — a callback storing what Lightning does not: the torch (CPU and
-  CUDA), numpy and Python RNG states and the DataModule's training-degradation generator, so a
-  resumed run draws the same random patches and degradations as an uninterrupted one.
+  CUDA), numpy and Python RNG states, the training dataset's patch generator and the DataModule's
+  training-degradation generator, so a resumed run draws the same random patches and
+  degradations as an uninterrupted one.
 
-The periodic ``last.ckpt`` is a plain second ``ModelCheckpoint`` (``callbacks.periodic_checkpoint``
-with ``every_n_train_steps``); the best-on-``val/psnr`` callback stays the first ModelCheckpoint.
+* :class:`LastCheckpoint` — ``last.ckpt`` (``callbacks.periodic_checkpoint``): every
+  ``every_n_train_steps`` steps, after every validation and at the end of training, so it always
+  holds the latest state. The best-on-``val/psnr`` callback stays the first ModelCheckpoint
+  (``trainer.checkpoint_callback``); :func:`checkpoint_paths` reads both.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from srlab.utils.files import default_file_mode
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +86,7 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
             torch.save(obj, _SlowWriter(f, delay) if delay > 0 else f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600 files: 0644 like other outputs
         os.replace(tmp, path)
     except BaseException:
         with suppress(OSError):
@@ -162,35 +169,43 @@ def set_rng_states(states: dict[str, Any]) -> None:
 
 
 class TrainingStateCheckpoint(L.Callback):
-    """Saves RNG states and the DataModule's training generator in every checkpoint; restores them.
+    """Saves RNG states and the training generators in every checkpoint; restores them.
 
     The global RNG states are restored as soon as Lightning loads the checkpoint (before the
-    training dataloader is iterated, so patch sampling continues the interrupted stream); the
-    DataModule generator (degradation randomness of training batches) when training starts, on the
-    module's device.
+    training dataloader is iterated); the training dataset's patch generator (crops and flips with
+    ``num_workers=0``) and the DataModule generator (degradation randomness of training batches)
+    when training starts, the latter on the module's device.
 
-    Guarantee (tested in tests/test_resume.py): single process, ``num_workers=0``, resuming from a
-    checkpoint taken at an epoch boundary (the periodic interval a multiple of the epoch length
-    ``patches_per_epoch // batch_size``, or the ``last.ckpt`` written after an epoch-end validation)
-    gives the same weights as never stopping (deterministic CPU). A mid-epoch checkpoint restarts
-    the epoch's dataloader (Lightning's loaders are not resumable), and with workers the worker
-    seeds may be drawn in another order: training continues correctly, but not necessarily on the
-    random patches the uninterrupted run would have drawn. Under DDP the checkpoint holds rank 0's
-    states; the other ranks are re-seeded from them and their rank (distinct, deterministic streams).
+    Guarantee (tested in tests/training/test_resume.py and tests/test_readme.py): single process,
+    ``num_workers=0``, resuming from a checkpoint taken at an epoch boundary — the ``last.ckpt``
+    written after an epoch-end validation (:class:`LastCheckpoint`), or a periodic one whose
+    interval is a multiple of the epoch length ``patches_per_epoch // batch_size`` — gives the same
+    weights as never stopping (deterministic CPU). A mid-epoch checkpoint (periodic, or written
+    after a mid-epoch ``val_check_interval`` validation) restarts the epoch's dataloader, whose
+    prefetched batch had already drawn patches (Lightning's loaders are not resumable), and with
+    workers the worker seeds may be drawn in another order: training continues correctly, but not
+    on the random patches the uninterrupted run would have drawn. Under DDP the checkpoint holds
+    rank 0's states; the other ranks are re-seeded from them and their rank (distinct,
+    deterministic streams).
     """
 
     def __init__(self) -> None:
         self._pending_generator_state: torch.Tensor | None = None
+        self._pending_patch_state: torch.Tensor | None = None
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"rng": collect_rng_states()}
         generator = self._datamodule_generator()
         if generator is not None:
             state["datamodule_generator"] = generator.get_state()
+        patches = self._patch_generator()
+        if patches is not None:
+            state["patch_generator"] = patches.get_state()
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._pending_generator_state = state_dict.get("datamodule_generator")
+        self._pending_patch_state = state_dict.get("patch_generator")
         if "rng" not in state_dict:
             return
         set_rng_states(state_dict["rng"])
@@ -203,11 +218,19 @@ class TrainingStateCheckpoint(L.Callback):
             np.random.seed(seed)
             random.seed(seed)
             self._pending_generator_state = None  # keeps its own per-rank seed
+            self._pending_patch_state = seed  # a per-rank seed for its patches too
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self._trainer = trainer  # before Lightning restores a checkpoint (load_state_dict)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        patch_state, self._pending_patch_state = self._pending_patch_state, None
+        patches = self._patch_generator()
+        if patch_state is not None and patches is not None:
+            if isinstance(patch_state, int):
+                patches.manual_seed(patch_state)
+            else:
+                patches.set_state(patch_state)
         state, self._pending_generator_state = self._pending_generator_state, None
         datamodule = trainer.datamodule
         if state is None or datamodule is None or not hasattr(datamodule, "_train_generator"):
@@ -217,8 +240,72 @@ class TrainingStateCheckpoint(L.Callback):
         # SRDataModule draws training degradations from this generator (created lazily otherwise).
         datamodule._train_generator = generator
 
+    def _patch_generator(self) -> torch.Generator | None:
+        """The training dataset's main-process patch generator (``num_workers=0``), if any."""
+        trainer = getattr(self, "_trainer", None)
+        datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
+        dataset = getattr(datamodule, "train_set", None)
+        generator = getattr(dataset, "patch_generator", None)
+        return generator if isinstance(generator, torch.Generator) else None
+
     def _datamodule_generator(self) -> torch.Generator | None:
         trainer = getattr(self, "_trainer", None)
         datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
         generator = getattr(datamodule, "_train_generator", None)
         return generator if isinstance(generator, torch.Generator) else None
+
+
+# ---------------------------------------------------------------------------- last.ckpt
+class LastCheckpoint(ModelCheckpoint):
+    """Writes ``<dirpath>/last.ckpt`` every ``every_n_train_steps`` steps, after every validation
+    during fit, and when training ends (if that step was not saved yet).
+
+    Lightning's ``ModelCheckpoint(save_last=True, every_n_train_steps=N)`` alone saves at the N-step
+    marks and, at the end, only if it never saved before: a run of 1500 steps with N = 1000 would
+    end with a ``last.ckpt`` of step 1000.
+
+    Args:
+        dirpath: the checkpoint folder (``${paths.output_dir}/checkpoints``).
+        every_n_train_steps: optimizer steps between periodic saves (``None``: no periodic save).
+    """
+
+    def __init__(self, dirpath: str, every_n_train_steps: int | None = 1000) -> None:
+        super().__init__(
+            dirpath=dirpath,
+            save_top_k=0,
+            save_last=True,
+            every_n_train_steps=every_n_train_steps,
+        )
+
+    def _save_last_now(self, trainer: L.Trainer) -> None:
+        # Skipped outside fit, during the sanity check, and when this step is saved already.
+        if not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        self._save_last_now(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        if trainer.global_step > 0:
+            self._save_last_now(trainer)
+
+
+def checkpoint_paths(trainer: L.Trainer) -> tuple[str | None, str | None]:
+    """``(best, last)`` absolute checkpoint paths of a trainer's ``ModelCheckpoint`` callbacks.
+
+    The best one is ``trainer.checkpoint_callback``'s (the first ModelCheckpoint: ``val/psnr``);
+    ``last.ckpt`` is written by another one (:class:`LastCheckpoint`), so every callback is asked.
+    ``None`` for a checkpoint that was not written.
+    """
+    callbacks = list(getattr(trainer, "checkpoint_callbacks", None) or [])
+    first = getattr(trainer, "checkpoint_callback", None)
+    best = getattr(first, "best_model_path", "") or None
+    last = next(
+        (cb.last_model_path for cb in callbacks if getattr(cb, "last_model_path", "")), None
+    )
+    return (
+        os.path.abspath(best) if best else None,
+        os.path.abspath(last) if last else None,
+    )

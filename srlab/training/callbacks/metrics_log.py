@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
+
+from srlab.training.callbacks.checkpoint import checkpoint_paths
 
 
 def _floats(metrics: dict, prefix: str) -> dict[str, float]:
@@ -98,9 +99,7 @@ class MetricsLog(Callback):
     def _summarise(self, trainer: Trainer, status: str) -> None:
         if not trainer.is_global_zero:
             return
-        ckpt = trainer.checkpoint_callback
-        best_path = getattr(ckpt, "best_model_path", "") or None
-        last_path = getattr(ckpt, "last_model_path", "") or None
+        best_path, last_path = checkpoint_paths(trainer)
         best = self._best or {}
         summary = {
             "status": status,
@@ -113,8 +112,8 @@ class MetricsLog(Callback):
             "global_step": trainer.global_step,
             "epochs": trainer.current_epoch,
             "wall_s": self._wall(),
-            "best_model_path": os.path.abspath(best_path) if best_path else None,
-            "last_model_path": os.path.abspath(last_path) if last_path else None,
+            "best_model_path": best_path,
+            "last_model_path": last_path,
         }
         self.dirpath.mkdir(parents=True, exist_ok=True)
         with open(self.dirpath / "summary.json", "w") as f:

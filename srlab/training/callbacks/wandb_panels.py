@@ -27,6 +27,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from srlab.degradations.resize import imresize
 from srlab.protocol.colour import to_image_space
 from srlab.protocol.scoring import score_batch
+from srlab.training.callbacks.checkpoint import checkpoint_paths
 
 log = logging.getLogger(__name__)
 
@@ -171,15 +172,14 @@ class WandbPanels(Callback):
 
         run = logger.experiment
         ckpt = trainer.checkpoint_callback
-        best_path = getattr(ckpt, "best_model_path", "") or ""
-        last_path = getattr(ckpt, "last_model_path", "") or ""
+        best_path, last_path = checkpoint_paths(trainer)
         best_score = getattr(ckpt, "best_model_score", None)
         if best_score is not None and getattr(ckpt, "monitor", None) == "val/psnr":
             self.best_psnr = float(best_score)
         if self.best_psnr is not None:
             run.summary["val/psnr_best"] = self.best_psnr
-        run.summary["best_checkpoint"] = os.path.abspath(best_path) if best_path else None
-        run.summary["last_checkpoint"] = os.path.abspath(last_path) if last_path else None
+        run.summary["best_checkpoint"] = best_path
+        run.summary["last_checkpoint"] = last_path
         run.summary["run_dir"] = os.path.abspath(trainer.default_root_dir)
 
         datamodule = trainer.datamodule
@@ -188,7 +188,7 @@ class WandbPanels(Callback):
             and datamodule is not None
             and getattr(datamodule, "val_set", None) is not None
         ):
-            rows = self._score_best(pl_module, datamodule, best_path)
+            rows = self._score_best(pl_module, datamodule, best_path or "")
             columns = [
                 "name",
                 "height",

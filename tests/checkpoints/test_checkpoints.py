@@ -58,7 +58,7 @@ def test_bundled_registry_is_consistent_and_loads():
     assert {"file", "description", "scale", "in_channels", "sha256", "net_config"} <= set(entry)
     model = load_model(BUNDLED)
     assert model.scale == entry["scale"] == 3 and model.in_channels == entry["in_channels"] == 1
-    assert model.path.stat().st_size < 200_000  # small enough to ship inside the package
+    assert model.path.stat().st_size < 1_000_000  # small enough to ship inside the package
     assert not model.net.training
     assert model.net(torch.rand(1, 1, 10, 12)).shape == (1, 1, 30, 36)
     assert valid_names()[0] == "bicubic" and BUNDLED in valid_names()
@@ -137,19 +137,26 @@ def test_unreadable_foreign_and_unsafe_checkpoints_are_refused(tmp_path):
         load_model(unsafe)
 
 
-def test_bundle_checkpoint_strips_training_state(tmp_path):
+def test_bundle_checkpoint_ships_the_weights_only_as_safetensors(tmp_path):
+    from safetensors import safe_open
+
+    from srlab.checkpoints.bundled import golden_digest
+
     src = tmp_path / "run" / "checkpoints" / "best.ckpt"
-    _write_srcnn_ckpt(src, scale=2)
+    net = _write_srcnn_ckpt(src, scale=2)
     full = torch.load(src, weights_only=True)
     full["optimizer_states"] = [{"state": {0: {"exp_avg": torch.zeros(1000)}}}]
     torch.save(full, src)
     out = bundle_checkpoint(
         tmp_path / "run", "tiny_x2", "test model", {"val_psnr": 1.0}, weights_dir=tmp_path / "w"
     )
-    stored = torch.load(out, weights_only=True)
-    assert "optimizer_states" not in stored and "state_dict" in stored
+    assert out.suffix == ".safetensors" and oct(out.stat().st_mode & 0o777) == "0o644"
+    with safe_open(str(out), framework="pt") as f:  # tensors of the network, nothing else
+        assert set(f.keys()) == {*net.state_dict(), "srlab_scale"}
+        assert f.metadata()["srlab.architecture"] == "srlab.models.srcnn.SRCNN"
     entry = bundled_weights(tmp_path / "w")["tiny_x2"]
     assert entry["scale"] == 2 and entry["architecture"] == "SRCNN" and entry["val_psnr"] == 1.0
+    assert entry["golden_sha256"] == golden_digest(net.eval(), 1)
 
 
 class _NotAWeight:

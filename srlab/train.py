@@ -34,12 +34,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
     progress: dict = {}
     try:
         return _train(cfg, progress)
+    except RunAlreadyFinished as e:
+        log.info("%s", e)
+        print(f"[srlab] {e}", flush=True)
+        return {}
     except BaseException as e:
         trainer = progress.get("trainer")
         started = trainer is not None and trainer.global_step > 0
         if fresh and not started and find_user_error(e) is not None:
             _remove_failed_start(run_dir, Path(str(cfg.paths.experiments_dir)))
         raise
+
+
+class RunAlreadyFinished(Exception):
+    """``resume=auto`` found the latest run already at ``trainer.max_steps``: nothing to train."""
 
 
 # What Hydra writes into a run directory before srlab's code runs.
@@ -197,6 +205,13 @@ def _check_resumable(cfg: DictConfig, ckpt_path: str, resumed_run) -> int:
         )
     step = int(ckpt.get("global_step", 0))
     max_steps = cfg.trainer.get("max_steps")
+    if max_steps is not None and max_steps != -1 and step >= int(max_steps) and resumed_run:
+        # resume=auto is idempotent (crash-recovery loops, requeued jobs): a finished run is
+        # nothing to do, not an error.
+        raise RunAlreadyFinished(
+            f"resume=auto: the latest run {resumed_run} already reached trainer.max_steps="
+            f"{max_steps} (global step {step}): nothing to do; its files stay as they are"
+        )
     if max_steps is not None and max_steps != -1 and step >= int(max_steps):
         raise CheckpointError(
             f"{what} is at global step {step} and trainer.max_steps={max_steps}: nothing left "

@@ -166,6 +166,18 @@ def test_item09_resume_refuses_another_scale_or_model_and_a_reached_max_steps(tm
             assert f"init_from={last}" in message
         assert not (out / "summary.json").exists() and not (out / "checkpoints").exists()
     assert (first / "summary.json").read_text() == summary_before
+    # resume=auto on the finished run: idempotent, nothing to do and no error (requeued jobs).
+    again = compose_train(  # runs are <experiments_dir>/<experiment_name>/<run>: here tmp_path/x3
+        [
+            *base,
+            "resume=auto",
+            f"paths.experiments_dir={tmp_path.parent}",
+            f"experiment_name={tmp_path.name}",
+        ],
+        output_dir=first,
+    )
+    assert train(again) == {}
+    assert (first / "summary.json").read_text() == summary_before
 
     # Explicit fine-tuning at x2: trains, and its baseline is the x2 one of the same images.
     x2 = train(

@@ -26,12 +26,15 @@ from srlab.benchmark.common import Context, Rate, Section, scratch_dir, time_win
 
 
 def photo_like(height: int, width: int, seed: int = 0) -> np.ndarray:
-    """An ``(H, W, 3)`` uint8 image with smooth regions and detail (speed does not depend on it)."""
-    rng = np.random.default_rng(seed)
-    coarse = torch.from_numpy(rng.uniform(0, 255, (1, 3, height // 32 + 2, width // 32 + 2)))
-    smooth = torch.nn.functional.interpolate(coarse, size=(height, width), mode="bilinear")
-    noise = torch.from_numpy(rng.normal(0, 12, (1, 3, height, width)))
-    return (smooth + noise).clamp(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy().copy()
+    """An ``(H, W, 3)`` uint8 image with smooth regions and detail (speed does not depend on it).
+
+    Made in float32, in place where possible: a 4K image costs ~100 MB here, not a gigabyte.
+    """
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 3, height // 32 + 2, width // 32 + 2, generator=g) * 255
+    image = torch.nn.functional.interpolate(coarse, size=(height, width), mode="bilinear")
+    image += torch.randn(image.shape, generator=g).mul_(12)
+    return image.clamp_(0, 255).to(torch.uint8)[0].permute(1, 2, 0).contiguous().numpy()
 
 
 def build_net(model: str, scale: int, ctx: Context | None = None) -> tuple[torch.nn.Module, str]:
@@ -94,8 +97,9 @@ def peak_rss(model: str, scale: int, width: int, height: int, threads: int) -> d
 
     The command runs in a fresh Python process (nothing of this one counts) with its defaults
     (``tile=auto``), on ``model=<model>``'s network saved as an srlab safetensors file (seeded
-    random weights: the same memory as trained ones). The child reports its own ``ru_maxrss``
-    and its RSS after importing srlab.infer (Python, torch and the libraries: the floor).
+    random weights: the same memory as trained ones). The child reports its peak RSS
+    (``VmHWM``: ``ru_maxrss`` would include this process's RSS, inherited through ``fork``) and
+    its RSS once Python and torch are imported (the floor).
     Returns ``{"peak_mb", "floor_mb", "seconds", "out"}``.
     """
     from PIL import Image
@@ -127,19 +131,19 @@ def peak_rss(model: str, scale: int, width: int, height: int, threads: int) -> d
             f"torch_threads={threads}",
         ]
         code = (
-            "import json, resource, runpy, sys, time\n"
-            "def rss():\n"
+            "import json, runpy, sys, time\n"
+            "def status(key):  # MB; VmHWM is this program's peak RSS\n"
             "    with open('/proc/self/status') as f:\n"
-            "        return next(int(l.split()[1]) for l in f if l.startswith('VmRSS')) / 1024\n"
+            "        return next(int(l.split()[1]) for l in f if l.startswith(key)) / 1024\n"
             "import torch, srlab.infer  # the floor: Python and torch imported\n"
-            "floor = rss()\n"
+            "floor = status('VmRSS')\n"
             f"sys.argv = ['srlab.infer', *{args!r}]\n"
             "start = time.perf_counter()\n"
             "try:\n"
             "    runpy.run_module('srlab.infer', run_name='__main__')\n"
             "except SystemExit as e:\n"
             "    assert not e.code, e.code\n"
-            "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+            "peak = status('VmHWM')\n"
             "print(json.dumps({'peak_mb': peak, 'floor_mb': floor, "
             "'seconds': time.perf_counter() - start}))\n"
         )

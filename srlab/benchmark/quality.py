@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
@@ -25,14 +26,32 @@ from srlab.benchmark.common import Context, Section, scratch_dir, sync, train_co
 from srlab.benchmark.training import PRECISION_LABELS, settings_of
 
 
+class ValidationClock(L.Callback):
+    """Wall time spent in validation (``ValidationClock.latest.seconds``)."""
+
+    latest: ValidationClock | None = None
+
+    def __init__(self) -> None:
+        ValidationClock.latest = self
+        self.seconds, self._start = 0.0, 0.0
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self._start = time.perf_counter()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        self.seconds += time.perf_counter() - self._start
+
+
 @dataclass
 class Curve:
-    """Validation PSNR (dB) at ``(step, wall seconds)`` points of one run."""
+    """Validation PSNR (dB) at ``(step, wall seconds)`` points of one run; ``val_s`` of the wall
+    time went to validation."""
 
     label: str
     precision: str
     points: list[tuple[int, float, float]] = field(default_factory=list)
     total_s: float = 0.0
+    val_s: float = 0.0
 
     @property
     def final(self) -> float:
@@ -59,13 +78,14 @@ def _epoch_length(cfg: DictConfig, val_every: int) -> None:
 def srlab_curve(overrides: list[str], val_every: int, run_dir: Path, label: str) -> Curve:
     from srlab.train import train
 
-    with train_config(overrides, run_dir) as cfg:
+    clock = ["+callbacks.bench_valclock._target_=srlab.benchmark.quality.ValidationClock"]
+    with train_config([*overrides, *clock], run_dir) as cfg:
         _epoch_length(cfg, val_every)
         precision = str(cfg.trainer.precision)
         start = time.perf_counter()
         train(cfg)
         total = time.perf_counter() - start
-    curve = Curve(label, precision, total_s=total)
+    curve = Curve(label, precision, total_s=total, val_s=ValidationClock.latest.seconds)
     seen = set()
     for line in (run_dir / "metrics.jsonl").read_text().splitlines():
         record = json.loads(line)
@@ -140,8 +160,10 @@ def bare_curve(overrides: list[str], val_every: int, run_dir: Path, label: str) 
                 scheduler.step()
             step += 1
             if step % val_every == 0 or step == steps:
-                psnr = validate(net, datamodule, device)
                 sync(device)
+                val_start = time.perf_counter()
+                psnr = validate(net, datamodule, device)
+                curve.val_s += time.perf_counter() - val_start
                 curve.points.append((step, time.perf_counter() - start, psnr))
             if step == steps:
                 break
@@ -152,19 +174,24 @@ def bare_curve(overrides: list[str], val_every: int, run_dir: Path, label: str) 
 def quality_section(
     ctx: Context, overrides: list[str], steps: int, val_every: int, runs: list[dict]
 ) -> Section:
-    """Run every ``{"side": "srlab"|"bare", "precision": "default"|<Lightning value>}`` of
-    ``runs`` for ``steps`` steps with validation every ``val_every`` steps."""
+    """Run every ``{"side": "srlab"|"bare", "precision": "default"|<Lightning value>,
+    "seed": optional}`` of ``runs`` for ``steps`` steps with validation every ``val_every``."""
     base = recipe_overrides(ctx, overrides, steps)
     curves: list[Curve] = []
+    groups: dict[tuple[str, str], list[Curve]] = {}
     for run in runs:
         side, precision = str(run["side"]), str(run.get("precision", "default"))
         run_overrides = base + (
             [] if precision == "default" else [f"trainer.precision={precision}"]
         )
-        label = f"{side} ({'default precision' if precision == 'default' else precision})"
+        label = f"{side} ({'default precision' if precision == 'default' else precision}"
+        if run.get("seed") is not None:
+            run_overrides.append(f"seed={int(run['seed'])}")
+            label += f", seed {int(run['seed'])}"
         with scratch_dir(ctx.keep_dir) as run_dir:
             fn = srlab_curve if side == "srlab" else bare_curve
-            curves.append(fn(run_overrides, val_every, Path(run_dir), label))
+            curves.append(fn(run_overrides, val_every, Path(run_dir), label + ")"))
+        groups.setdefault((side, precision), []).append(curves[-1])
     with scratch_dir(ctx.keep_dir) as run_dir, train_config(base, run_dir) as cfg:
         recipe = (
             f"{cfg.model.net._target_.rsplit('.', 1)[-1]} x{cfg.data.scale}, "
@@ -175,7 +202,15 @@ def quality_section(
     section = Section(
         "quality",
         "Time to quality: validation PSNR against wall time",
-        ["run", "precision", "wall s", "s / step", "final val PSNR", "best val PSNR"],
+        [
+            "run",
+            "precision",
+            "wall s",
+            "of which validation",
+            "s / step",
+            "final val PSNR",
+            "best val PSNR",
+        ],
     )
     for c in curves:
         section.rows.append(
@@ -183,6 +218,7 @@ def quality_section(
                 c.label,
                 PRECISION_LABELS.get(c.precision, c.precision),
                 f"{c.points[-1][1]:.1f}",
+                f"{c.val_s:.1f} s ({100 * c.val_s / c.points[-1][1]:.0f}%)",
                 f"{c.points[-1][1] / max(1, c.points[-1][0]):.3f}",
                 f"{c.final:.3f}",
                 f"{c.best:.3f}",
@@ -201,21 +237,38 @@ def quality_section(
         "the start of fitting and includes the validations; PSNR by the paper protocol (Y, "
         "scale px shaved, float32 network, uint8 output)."
     )
-    by_label = {c.label: c for c in curves}
-    default = by_label.get("srlab (default precision)")
-    fp32 = by_label.get("srlab (32-true)")
-    bare = by_label.get("bare (default precision)")
-    if default and fp32 and default.precision != fp32.precision:
-        speedup = fp32.points[-1][1] / default.points[-1][1]
-        section.headlines.append(
-            f"default precision {default.precision} vs fp32 ({recipe.split(',')[0]}, {steps} "
-            f"steps): {speedup:.2f}x faster, val PSNR {default.final:.3f} vs {fp32.final:.3f} dB "
-            f"({default.final - fp32.final:+.3f})"
+    section.headlines += _headlines(groups, recipe.split(",")[0], steps)
+    return section
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def _headlines(groups: dict[tuple[str, str], list[Curve]], model: str, steps: int) -> list[str]:
+    """Default precision against fp32 (srlab) and srlab against bare, means over seeds."""
+    out = []
+    default, fp32 = groups.get(("srlab", "default")), groups.get(("srlab", "32-true"))
+    bare = groups.get(("bare", "default"))
+    if default and fp32 and default[0].precision != fp32[0].precision:
+        # Training time only: validation runs in float32 either way.
+        train_s = {
+            k: _mean(c.points[-1][1] - c.val_s for c in v)
+            for k, v in {"default": default, "fp32": fp32}.items()
+        }
+        a, b = _mean(c.final for c in default), _mean(c.final for c in fp32)
+        seeds = f", mean of {len(default)} seeds" if len(default) > 1 else ""
+        out.append(
+            f"default precision {default[0].precision} vs fp32 ({model}, {steps} steps{seeds}): "
+            f"{train_s['fp32'] / train_s['default']:.2f}x faster training, val PSNR {a:.3f} vs "
+            f"{b:.3f} dB ({a - b:+.3f})"
         )
     if default and bare:
-        section.headlines.append(
-            f"time-to-quality speed srlab/bare ({steps} steps, validation included): "
-            f"{bare.points[-1][1] / default.points[-1][1]:.2f} ({default.points[-1][1]:.0f} s vs "
-            f"{bare.points[-1][1]:.0f} s), val PSNR {default.final:.3f} vs {bare.final:.3f} dB"
+        a, b = _mean(c.points[-1][1] for c in default), _mean(c.points[-1][1] for c in bare)
+        out.append(
+            f"time-to-quality speed srlab/bare ({steps} steps, validation included): {b / a:.2f} "
+            f"({a:.0f} s vs {b:.0f} s), val PSNR {_mean(c.final for c in default):.3f} vs "
+            f"{_mean(c.final for c in bare):.3f} dB"
         )
-    return section
+    return out

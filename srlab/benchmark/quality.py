@@ -172,7 +172,12 @@ def bare_curve(overrides: list[str], val_every: int, run_dir: Path, label: str) 
 
 
 def quality_section(
-    ctx: Context, overrides: list[str], steps: int, val_every: int, runs: list[dict]
+    ctx: Context,
+    overrides: list[str],
+    steps: int,
+    val_every: int,
+    runs: list[dict],
+    key: str = "quality",
 ) -> Section:
     """Run every ``{"side": "srlab"|"bare", "precision": "default"|<Lightning value>,
     "seed": optional}`` of ``runs`` for ``steps`` steps with validation every ``val_every``."""
@@ -199,9 +204,10 @@ def quality_section(
             f"{cfg.model.optimizer._target_.rsplit('.', 1)[-1]} lr {cfg.model.optimizer.lr}, "
             f"{steps} steps, validation every {val_every} steps"
         )
+    title = "Time to quality: validation PSNR against wall time"
     section = Section(
-        "quality",
-        "Time to quality: validation PSNR against wall time",
+        key,
+        title if key == "quality" else f"{title} ({key})",
         [
             "run",
             "precision",

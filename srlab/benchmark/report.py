@@ -47,7 +47,9 @@ def merge(existing: str, blocks: dict[str, str]) -> str:
     """``existing`` file text with ``blocks`` (key -> rendered block) replacing or adding theirs."""
     kept = {m.group(1): m.group(0).rstrip("\n") + "\n" for m in _BLOCK.finditer(existing)}
     kept.update(blocks)
-    keys = [k for k in ORDER if k in kept] + sorted(k for k in kept if k not in ORDER)
+    # Known sections in ORDER, each followed by its variants (quality_seed1 after quality).
+    keys = [k for base in ORDER for k in sorted(kept) if k == base or k.startswith(base + "_")]
+    keys += sorted(k for k in kept if k not in keys)
     headlines = [h for k in keys for h in _HEADLINE.findall(kept[k])]
     parts = [HEADER, "## Headlines", ""]
     parts += [f"- {h}" for h in headlines] or ["(none yet)"]

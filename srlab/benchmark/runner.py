@@ -78,7 +78,14 @@ def _section(key: str, cfg: DictConfig, ctx):
 
         q = cfg.quality
         runs = [OmegaConf.to_container(r) for r in q.runs]
-        return quality_section(ctx, list(q.overrides), int(q.steps), int(q.val_every), runs)
+        return quality_section(
+            ctx,
+            list(q.overrides),
+            int(q.steps),
+            int(q.val_every),
+            runs,
+            str(q.get("key", "quality")),
+        )
     from srlab.benchmark.cuda import cuda_section
 
     c = cfg.cuda

@@ -346,13 +346,18 @@ class RandomPatchDataset(_PatchRandomness, Dataset):
         fail and be retried) go through ``__getitem__``."""
         if self.images.storage == "decode":
             return [self[i] for i in items]
-        n = len(items)
+        n, g = len(items), self._generator()
         if self.image_weights is None:
-            picks = torch.randint(len(self.images), (n,))
+            picks = torch.randint(len(self.images), (n,), generator=g)
         else:
-            picks = torch.multinomial(self.image_weights, n, replacement=True)
-        corners = torch.rand(n, 2, dtype=torch.float64)  # uniform over each image's positions
-        flips = torch.randint(2, (n, 3)) if self.augment else torch.zeros(n, 3, dtype=torch.long)
+            picks = torch.multinomial(self.image_weights, n, replacement=True, generator=g)
+        # Uniform over each image's own number of positions.
+        corners = torch.rand(n, 2, dtype=torch.float64, generator=g)
+        flips = (
+            torch.randint(2, (n, 3), generator=g)
+            if self.augment
+            else torch.zeros(n, 3, dtype=torch.long)
+        )
         s, p = self.scale, self.patch_size
         crops = []
         for k, (u, v), f in zip(picks.tolist(), corners.tolist(), flips.tolist(), strict=True):

@@ -125,6 +125,10 @@ def infer(cfg: DictConfig) -> InferStats:
         )
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
+    if cfg.get("tune_malloc", True):
+        from srlab.utils.hardware import tune_malloc
+
+        tune_malloc()  # tiles reuse freed memory: no page faults per tile (~20% on a CPU)
     from srlab.interop.spandrel import resolve_tiling
 
     resolve_tiling(None, cfg.get("tile"), cfg.get("tile_overlap"))  # bad values fail before loading

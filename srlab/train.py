@@ -84,6 +84,7 @@ def _train(cfg: DictConfig, progress: dict) -> dict[str, float]:
     from lightning.pytorch.utilities import rank_zero_only
 
     from srlab.training.callbacks.checkpoint import AtomicCheckpointIO
+    from srlab.utils import hardware
     from srlab.utils.distributed import check_launch
     from srlab.utils.instantiate import instantiate_callbacks, instantiate_loggers
     from srlab.utils.logs import quiet_library_output
@@ -95,6 +96,9 @@ def _train(cfg: DictConfig, progress: dict) -> dict[str, float]:
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
     torch.set_float32_matmul_precision(cfg.get("matmul_precision", "high"))
+    if cfg.get("tune_malloc", True):
+        hardware.tune_malloc()  # no page faults per step on reused activations (CPU)
+    log.info(hardware.settings_line(cfg, torch.get_num_threads()))
 
     run_dir = cfg.paths.output_dir
     os.makedirs(run_dir, exist_ok=True)

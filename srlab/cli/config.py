@@ -40,7 +40,7 @@ def _wandb_offline() -> bool:
 
 
 def _register() -> None:
-    from srlab.utils import distributed, run_names
+    from srlab.utils import distributed, hardware, run_names
 
     resolvers = {
         "srlab.wandb_offline": _wandb_offline,
@@ -53,6 +53,11 @@ def _register() -> None:
         # DDP devices/nodes from torchrun or SLURM (conf/trainer/ddp.yaml).
         "srlab.ddp_devices": distributed.ddp_devices,
         "srlab.ddp_num_nodes": distributed.ddp_num_nodes,
+        # Machine-dependent defaults (conf/trainer/default.yaml, conf/data/*.yaml, train.yaml),
+        # chosen by measurement: see srlab/utils/hardware.py and BENCHMARKS.md.
+        "srlab.precision": hardware.default_precision,
+        "srlab.num_workers": hardware.default_num_workers,
+        "srlab.torch_threads": hardware.default_torch_threads,
     }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):

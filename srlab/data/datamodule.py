@@ -250,6 +250,22 @@ class SRDataModule(L.LightningDataModule):
                 lr = self.val_degradation(hr, generator=image_generator(self.seed, index))
         return {**batch, "hr": hr, "lr": lr}
 
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        """The batch's tensors to ``device``; a flat dict is moved directly.
+
+        Lightning's generic transfer walks any collection with ``apply_to_collection`` (~0.5 ms of
+        host time per batch, also on the CPU where nothing moves); srlab's batches are flat dicts.
+        """
+        if isinstance(batch, dict) and all(
+            isinstance(v, (torch.Tensor, str, int, float)) for v in batch.values()
+        ):
+            non_blocking = device.type == "cuda"  # pinned host memory: the copy overlaps
+            return {
+                k: v.to(device, non_blocking=non_blocking) if isinstance(v, torch.Tensor) else v
+                for k, v in batch.items()
+            }
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         training = self.trainer is not None and self.trainer.training
         return self.degrade(batch, training)

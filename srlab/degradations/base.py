@@ -16,6 +16,9 @@ unchanged).
 
 from __future__ import annotations
 
+import hashlib
+import weakref
+
 import torch
 from torch import nn
 
@@ -51,9 +54,51 @@ def bernoulli(
 def draw_seed(generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
     """A 62-bit seed drawn from ``generator``, for steps that draw noise fields: a 0-d int64 on
     the generator's device (``device`` without one), which is where the field is drawn
-    (:func:`seeded_generator`)."""
-    gen_device = generator.device if generator is not None else device
-    return torch.randint(0, 2**62, (), generator=generator, device=gen_device)
+    (:func:`seeded_generator`).
+
+    A CPU generator draws it. A CUDA generator's drawn number would have to be read back to seed
+    the field's generator, which stalls the host until the device has finished all queued work,
+    once per noise step: the seed is derived from the generator's host-side state instead
+    (:func:`seed_from_state`), filled into a device tensor and remembered on the host.
+    """
+    gen_device = torch.device(generator.device if generator is not None else device)
+    if gen_device.type == "cpu":
+        return torch.randint(0, 2**62, (), generator=generator)
+    if generator is None:
+        index = gen_device.index if gen_device.index is not None else torch.cuda.current_device()
+        generator = torch.cuda.default_generators[index]
+    value = seed_from_state(generator)
+    seed = torch.full((), value, dtype=torch.int64, device=gen_device)  # a fill: no copy, no read
+    _HOST_SEEDS[id(seed)] = (
+        weakref.ref(seed, lambda _, key=id(seed): _HOST_SEEDS.pop(key, None)),
+        value,
+    )
+    return seed
+
+
+# Host copies of device seeds made by draw_seed: id(tensor) -> (weak reference, value).
+_HOST_SEEDS: dict[int, tuple[weakref.ref, int]] = {}
+
+
+def seed_from_state(generator: torch.Generator) -> int:
+    """A 62-bit seed that is a function of ``generator``'s state; advances the generator.
+
+    ``get_state()`` of a CUDA generator is host memory (Philox seed and offset): hashing it reads
+    nothing from the device. The generator is then advanced by one draw (a kernel launch, no
+    read), so the next call gives another seed, and a replayed state gives the same one.
+    """
+    state = generator.get_state()
+    digest = hashlib.blake2b(state.numpy().tobytes(), digest_size=8).digest()
+    torch.empty(1, device=generator.device).uniform_(generator=generator)
+    return int.from_bytes(digest, "little") >> 2
+
+
+def host_value(seed: torch.Tensor) -> int:
+    """The integer in a 0-d seed tensor, without a device read when :func:`draw_seed` made it."""
+    entry = _HOST_SEEDS.get(id(seed))
+    if entry is not None and entry[0]() is seed:
+        return entry[1]
+    return int(seed)  # a CPU tensor (free), or a device seed from elsewhere (one read)
 
 
 def seeded_generator(seed: torch.Tensor) -> torch.Generator:
@@ -63,7 +108,7 @@ def seeded_generator(seed: torch.Tensor) -> torch.Generator:
     validation and ``srlab.evaluate``, which seed a CPU generator per image, make the same LR
     images on any device; a CUDA generator (training on a GPU) keeps the fields on the GPU.
     """
-    return torch.Generator(device=seed.device).manual_seed(int(seed))
+    return torch.Generator(device=seed.device).manual_seed(host_value(seed))
 
 
 def check_range(
@@ -128,7 +173,9 @@ class DegradationStep(nn.Module):
     def apply_params(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         """``x (B,C,H,W)`` -> degraded ``(B,C,H',W')``; a pure function of ``x`` and ``params``."""
         applied = params.get("applied")
-        if applied is not None and not bool(applied.any()):
+        # Skipping a step no sample takes needs the flags on the host: free on the CPU, a stall
+        # on CUDA (where the step is computed and discarded by torch.where instead).
+        if applied is not None and applied.device.type == "cpu" and not bool(applied.any()):
             return x
         out = self._degrade(x, params)
         if applied is None:

@@ -29,8 +29,11 @@ class OneOf(DegradationStep):
     """Each sample goes through exactly one of ``steps``, chosen with probabilities ``weights``.
 
     E.g. Real-ESRGAN's noise: Gaussian or Poisson, half of the samples each. All steps draw their
-    parameters for the whole batch (so the draw does not depend on the choice); each step is then
-    applied to the batch and every sample keeps its chosen result. Steps must keep the image size.
+    parameters for the whole batch (so the draw does not depend on the choice). On the CPU each
+    step is then applied to the samples that chose it only; on CUDA, where selecting them would
+    read the choice back to the host (a stall every step), each step is applied to the whole
+    batch and every sample keeps its chosen result. Steps must keep the image size, and their
+    per-sample parameters have the batch as first dimension (0-d ones, such as seeds, are shared).
 
     Args:
         steps: the alternatives (a name -> step mapping or a sequence).
@@ -72,12 +75,20 @@ class OneOf(DegradationStep):
         return params
 
     def _degrade(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        choice = params["choice"].to(x.device).view(-1, 1, 1, 1)
+        """``x (B,C,H,W)`` -> ``(B,C,H,W)``, each sample through its chosen step."""
+        choice = params["choice"].to(x.device)
         out = x
         for i, (name, step) in enumerate(self.steps.items()):
             prefix = f"{name}."
             sub = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
-            out = torch.where(choice == i, step.apply_params(x, sub), out)
+            if x.device.type != "cpu":
+                out = torch.where(choice.view(-1, 1, 1, 1) == i, step.apply_params(x, sub), out)
+                continue
+            index = (choice == i).nonzero().flatten()
+            if index.numel() == 0:
+                continue
+            sub = {k: _take(v, index, x.shape[0]) for k, v in sub.items()}
+            out = out.index_copy(0, index, step.apply_params(x.index_select(0, index), sub))
         return out
 
 
@@ -146,6 +157,13 @@ class DegradationPipeline(Degradation):
 
     def extra_repr(self) -> str:
         return f"scale={self.scale}, quantize={self.quantize}"
+
+
+def _take(value: torch.Tensor, index: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """The rows ``index`` of a per-sample parameter ``(B, …)``; shared (0-d) ones unchanged."""
+    if value.dim() and value.shape[0] == batch_size:
+        return value.index_select(0, index.to(value.device))
+    return value
 
 
 def _as_module_dict(steps) -> nn.ModuleDict:

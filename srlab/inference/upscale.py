@@ -18,9 +18,18 @@ import torch
 
 from srlab.degradations.resize import imresize
 from srlab.inference.tiling import receptive_radius, tile_spans, tiled_forward
-from srlab.protocol.colour import to_image_space, to_model_space
+from srlab.protocol.colour import rgb_to_ycbcr, to_image_space, to_model_space
 
 log = logging.getLogger("srlab.infer")
+
+
+def _round(x: torch.Tensor, max_value: int, dtype: torch.dtype) -> torch.Tensor:
+    """``x`` in [0, 1] (float, consumed) -> the integer grid of ``max_value``, on the CPU.
+
+    In place: at output size every pass over a float image costs as much as a small network layer.
+    """
+    x = x.clamp_(0, 1).mul_(max_value).add_(0.5).floor_()
+    return (x.to(dtype) if dtype == torch.uint8 else x.to(torch.int32).to(dtype)).cpu()
 
 
 class Upscaler:
@@ -75,11 +84,16 @@ class Upscaler:
         out_dtype = torch.uint8 if max_value == 255 else torch.uint16
 
         def fn(tile: torch.Tensor) -> torch.Tensor:
-            x = tile.to(device=self.device, dtype=torch.float32) / max_value
+            # Tiles are views of an (H, W, C) array: contiguous planes make the colour
+            # conversions' passes vectorised (5-10x faster than on interleaved channels).
+            x = tile.to(device=self.device, dtype=torch.float32).contiguous() / max_value
             sr = self._run_net(to_model_space(x, model_channels))
-            chroma = imresize(x, self.scale) if sr.shape[1] < channels else None
-            sr = to_image_space(sr, channels, chroma)
-            return torch.floor(sr.clamp(0, 1) * max_value + 0.5).to(torch.int32).to(out_dtype).cpu()
+            cbcr = None
+            if sr.shape[1] < channels:
+                # Cb/Cr of the bicubic image = bicubic of the input's Cb/Cr (both are linear and
+                # bicubic weights sum to 1): converted at LR size, 2 channels upsampled, not 3.
+                cbcr = imresize(rgb_to_ycbcr(x)[:, 1:], self.scale)
+            return _round(to_image_space(sr, channels, cbcr=cbcr), max_value, out_dtype)
 
         return fn
 
@@ -88,9 +102,8 @@ class Upscaler:
         out_dtype = torch.uint8 if max_value == 255 else torch.uint16
 
         def fn(tile: torch.Tensor) -> torch.Tensor:
-            x = tile.to(device=self.device, dtype=torch.float32) / max_value
-            a = imresize(x, self.scale)
-            return torch.floor(a.clamp(0, 1) * max_value + 0.5).to(torch.int32).to(out_dtype).cpu()
+            x = tile.to(device=self.device, dtype=torch.float32).contiguous() / max_value
+            return _round(imresize(x, self.scale), max_value, out_dtype)
 
         return fn
 

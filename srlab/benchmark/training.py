@@ -1,0 +1,220 @@
+"""Training throughput: the full srlab path against a bare PyTorch loop on pre-made tensors.
+
+srlab side: ``srlab.train.train(cfg)`` itself, i.e. the DataModule with its workers, LR made on the
+device by the degradation, ``SRModule.training_step`` with its logging, the default callbacks
+(progress bar, checkpoints, LR monitor, metrics log, non-finite guard) and a CSV logger.
+:class:`StepClock`, one more callback, reads the clock every ``window`` steps after ``warmup``
+steps. One long epoch: no validation falls inside the timed steps (it runs once, after them).
+
+Bare side: the same network (same config, same seed), batch, patch size, precision (autocast as
+Lightning's ``bf16-mixed`` does it), memory format, compile setting, optimizer and loss, on one
+pre-made batch of LR/HR tensors already in the network's colour space: what a researcher's own
+``for`` loop costs at best.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+
+from srlab.benchmark.common import Rate, sync, time_windows, train_config, window_rates
+
+PRECISION_LABELS = {"32-true": "fp32", "32": "fp32", "bf16-mixed": "bf16"}
+
+
+class StepClock(L.Callback):
+    """Reads the clock at the end of training steps ``warmup``, ``warmup + window``, …
+
+    The device is synchronised at those steps only. ``StepClock.latest`` is the last instance
+    (it is built by Hydra inside ``train()``).
+    """
+
+    latest: StepClock | None = None
+
+    def __init__(self, warmup: int, window: int) -> None:
+        StepClock.latest = self
+        self.warmup, self.window = int(warmup), int(window)
+        self.stamps: list[float] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if step >= self.warmup and (step - self.warmup) % self.window == 0:
+            sync(pl_module.device)
+            self.stamps.append(time.perf_counter())
+
+
+@dataclass
+class Settings:
+    """What both sides share, read from the resolved srlab config."""
+
+    model: str
+    network: str  # e.g. "9-5-5"
+    device: str
+    precision: str
+    channels_last: bool
+    compile: bool
+    batch: int
+    patch: int
+    scale: int
+    workers: int
+    threads: int
+
+    @property
+    def label(self) -> str:
+        parts = [PRECISION_LABELS.get(self.precision, self.precision)]
+        if self.channels_last:
+            parts.append("channels_last")
+        if self.compile:
+            parts.append("compile")
+        return " + ".join(parts)
+
+
+def network_label(net_cfg: DictConfig) -> str:
+    """``9-5-5`` for SRCNN-like configs (f1-f2-f3), else the class name."""
+    if all(k in net_cfg for k in ("f1", "f2", "f3")):
+        return f"{net_cfg.f1}-{net_cfg.f2}-{net_cfg.f3}"
+    return str(net_cfg._target_).rsplit(".", 1)[-1]
+
+
+def settings_of(cfg: DictConfig, model: str) -> Settings:
+    from srlab.utils.hardware import training_device_type
+
+    return Settings(
+        model=model,
+        network=network_label(cfg.model.net),
+        device=training_device_type(cfg.trainer.accelerator),
+        precision=str(cfg.trainer.precision),
+        channels_last=bool(cfg.model.get("channels_last", False)),
+        compile=bool(cfg.model.get("compile", False)),
+        batch=int(cfg.data.batch_size),
+        patch=int(cfg.data.patch_size),
+        scale=int(cfg.data.scale),
+        workers=int(cfg.data.num_workers),
+        threads=int(cfg.torch_threads or torch.get_num_threads()),
+    )
+
+
+def srlab_rate(
+    model: str, extra: list[str], warmup: int, window: int, repeats: int, run_dir
+) -> tuple[Rate, Settings, DictConfig]:
+    """Train with ``srlab.train`` for ``warmup + window * repeats`` steps; patches/s per window.
+
+    Returns the rate, the settings both sides share and the resolved config of the run.
+    """
+    from omegaconf import open_dict
+
+    from srlab.train import train
+
+    steps = warmup + window * repeats
+    overrides = [
+        *extra,
+        f"model={model}",
+        f"trainer.max_steps={steps}",
+        "+callbacks.bench_clock._target_=srlab.benchmark.training.StepClock",
+        f"+callbacks.bench_clock.warmup={warmup}",
+        f"+callbacks.bench_clock.window={window}",
+    ]
+    with train_config(overrides, run_dir) as cfg:
+        with open_dict(cfg):
+            # One epoch longer than the run: no epoch-end validation among the timed steps.
+            cfg.data.patches_per_epoch = int(cfg.data.batch_size) * (steps + 2)
+        resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+        StepClock.latest = None
+        train(cfg)
+    clock = StepClock.latest
+    rates = window_rates(clock.stamps, int(resolved.data.batch_size), window) if clock else []
+    return Rate.of(rates), settings_of(resolved, model), resolved
+
+
+def premade_batch(cfg: DictConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """One training batch as the srlab path makes it: ``(lr, hr)`` in the network's colour space.
+
+    Shapes: ``lr (B, C, p/s, p/s)``, ``hr (B, C, p, p)``, C = the network's ``in_channels``.
+    """
+    from hydra.utils import instantiate
+    from torch.utils.data import default_collate
+
+    from srlab.protocol.colour import to_model_space
+
+    datamodule = instantiate(cfg.data, degradation=instantiate(cfg.degradation))
+    datamodule.setup("fit")
+    dataset = datamodule.train_set
+    batch = default_collate([dataset[i % len(dataset)] for i in range(int(cfg.data.batch_size))])
+    batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+    batch = datamodule.degrade(batch, training=True)
+    channels = int(cfg.model.net.get("in_channels", 3))
+    return to_model_space(batch["lr"], channels), to_model_space(batch["hr"], channels)
+
+
+class BareLoop:
+    """A hand-written training step on fixed tensors: forward and loss, backward, optimizer step.
+
+    Same network config and seed, optimizer, loss, precision (``bf16-mixed`` = autocast around
+    forward and loss, as Lightning does), memory format and compile setting as ``settings``.
+    """
+
+    def __init__(
+        self,
+        cfg: DictConfig,
+        settings: Settings,
+        lr: torch.Tensor,
+        hr: torch.Tensor,
+        seed: int = 0,
+        compile_mode: str | None = None,
+    ) -> None:
+        from hydra.utils import instantiate
+
+        if settings.precision not in ("32-true", "32", "bf16-mixed"):
+            raise ValueError(
+                f"the bare loop supports 32-true and bf16-mixed, not {settings.precision}"
+            )
+        self.device = torch.device(settings.device)
+        torch.manual_seed(seed)
+        net = instantiate(cfg.model.net).to(self.device)
+        if settings.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+            lr = lr.contiguous(memory_format=torch.channels_last)
+        self.lr, self.hr = lr.to(self.device), hr.to(self.device)
+        self.forward = torch.compile(net, mode=compile_mode) if settings.compile else net
+        self.optimizer = instantiate(cfg.model.optimizer)(net.parameters())
+        self.loss_fn = F.l1_loss if cfg.model.get("loss") == "l1" else F.mse_loss
+        self.bf16 = settings.precision == "bf16-mixed"
+
+    def forward_loss(self) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self.loss_fn(self.forward(self.lr), self.hr)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
+
+    def optimizer_step(self) -> None:
+        self.optimizer.step()
+
+    def step(self) -> None:
+        self.backward(self.forward_loss())
+        self.optimizer_step()
+
+    @property
+    def parts(self):
+        return self.forward_loss, self.backward, self.optimizer_step
+
+
+def bare_rate(
+    cfg: DictConfig,
+    settings: Settings,
+    warmup: int,
+    window: int,
+    repeats: int,
+    batch: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> Rate:
+    """Patches/s of the bare loop with ``settings`` (same timing windows as the srlab side)."""
+    device = torch.device(settings.device)
+    lr, hr = batch if batch is not None else premade_batch(cfg, device)
+    loop = BareLoop(cfg, settings, lr, hr)
+    return time_windows(loop.step, settings.batch, warmup, window, repeats, device)

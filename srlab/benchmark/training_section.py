@@ -1,0 +1,175 @@
+"""The training section of ``BENCHMARKS.md``: srlab against the bare loop for each network, where
+a step's time goes, and the bare loop under each precision / memory format / compile setting.
+
+The measuring itself is :mod:`srlab.benchmark.training`'s; this module runs it in a fair order
+(bare loop, srlab, bare loop again, windows pooled, so a drift of the machine's speed during the
+srlab run cannot favour either side) and writes the tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from srlab.benchmark.breakdown import StepBreakdown, bare_breakdown, breakdown_table
+from srlab.benchmark.common import Context, Section, scratch_dir, sync, time_windows, train_config
+from srlab.benchmark.training import (
+    PRECISION_LABELS,
+    BareLoop,
+    Settings,
+    bare_rate,
+    premade_batch,
+    settings_of,
+    srlab_rate,
+)
+
+
+def training_section(ctx: Context, models: list[str], settings_grid: list[dict]) -> Section:
+    """srlab against the bare loop for each network, with srlab's defaults applied to both; the
+    per-phase breakdown; and the bare loop under each precision / memory format / compile setting.
+    """
+    section = Section(
+        "training",
+        "Training throughput: srlab against a bare PyTorch loop",
+        [
+            "network",
+            "settings (both sides)",
+            "batch",
+            "workers / threads",
+            "srlab patches/s",
+            "bare patches/s",
+            "srlab / bare",
+        ],
+    )
+    breakdowns, grid_rows = [], []
+    for model in models:
+        extra = [*ctx.train_overrides, f"model={model}"]
+        with scratch_dir(ctx.keep_dir) as run_dir:
+            with train_config(extra, run_dir) as probe:
+                cfg = OmegaConf.create(OmegaConf.to_container(probe, resolve=True))
+            settings = settings_of(cfg, model)
+            torch.set_num_threads(settings.threads)
+            batch = premade_batch(cfg, torch.device(settings.device))
+            before = bare_rate(cfg, settings, ctx.warmup, ctx.window, ctx.repeats, batch)
+            StepBreakdown.latest = None
+            srlab, settings, cfg = srlab_rate(
+                model,
+                [
+                    *ctx.train_overrides,
+                    # Clock reads only on the CPU (no sync): free; on CUDA a separate run below.
+                    "+callbacks.bench_breakdown._target_=srlab.benchmark.breakdown.StepBreakdown",
+                    f"+callbacks.bench_breakdown.skip={ctx.warmup}",
+                    "+callbacks.bench_breakdown.synchronize=false",
+                ],
+                ctx.warmup,
+                ctx.window,
+                ctx.repeats,
+                run_dir,
+            )
+        srlab_phases = StepBreakdown.latest.medians_ms() if StepBreakdown.latest else {}
+        after = bare_rate(cfg, settings, ctx.warmup, ctx.window, ctx.repeats, batch)
+        bare = before + after
+        ratio = srlab.median / bare.median
+        device = settings.device
+        section.rows.append(
+            [
+                f"SRCNN {settings.network}" if model.startswith("srcnn") else model,
+                f"{device}, {settings.label}",
+                f"{settings.batch} x {settings.patch}x{settings.patch}",
+                f"{settings.workers} / {settings.threads}",
+                srlab.fmt(),
+                bare.fmt(),
+                f"**{ratio:.3f}**",
+            ]
+        )
+        section.headlines.append(
+            f"training ratio srlab/bare ({model.split('_')[0]} {settings.network}, {device}, "
+            f"{PRECISION_LABELS.get(settings.precision, settings.precision)}): {ratio:.2f}"
+        )
+        if ctx.model_rate is None:
+            ctx.model_rate = srlab.median
+            ctx.model_rate_label = f"SRCNN {settings.network} srlab training, {settings.label}"
+        loop = BareLoop(cfg, settings, *batch)
+        bare_phases = bare_breakdown(loop.parts, torch.device(device), ctx.warmup, ctx.window)
+        if device == "cpu" and srlab_phases:
+            breakdowns.append(
+                f"**SRCNN {settings.network}** ({device}, {settings.label}):\n\n"
+                + breakdown_table(srlab_phases, bare_phases)
+            )
+        grid_rows.append(settings_grid_row(cfg, settings, batch, settings_grid, ctx))
+    section.notes += [
+        f"Median of {ctx.repeats} windows of {ctx.window} steps after {ctx.warmup} warm-up steps "
+        "(range in brackets); the bare loop is measured before and after srlab and its windows "
+        "pooled. srlab: `srlab.train` itself with the default callbacks (progress bar, "
+        "checkpoints, LR monitor, metrics log, non-finite guard) and `logger=csv`; one epoch "
+        "longer than the run, so validation is excluded (it runs once, after the timed steps). "
+        "Bare: the same network (config and seed), optimizer, loss, precision, memory format "
+        "and compile setting on one pre-made batch already in the network's colour space.",
+        "",
+    ]
+    if breakdowns:
+        section.extra += (
+            "### Where a step's time goes\n\n"
+            "Median ms per step (`srlab.benchmark.breakdown`): the srlab phases read the clock at "
+            "Lightning's hooks; *loader* is the loop's bookkeeping plus the next batch (crops, "
+            "collation, host-to-device copy), *degradation* the LR made on the device, *forward* "
+            "`training_step` (colour conversion, network, loss, logging).\n\n"
+            + "\n\n".join(breakdowns)
+            + "\n\n"
+        )
+    if any(grid_rows):
+        names = [setting_label(s) for s in settings_grid]
+        section.extra += (
+            "### The bare loop by setting (patches/s; the defaults rest on this)\n\n"
+            + "| network | "
+            + " | ".join(names)
+            + " |\n|---|"
+            + "---:|" * len(names)
+            + "\n"
+            + "\n".join(r for r in grid_rows if r)
+            + "\n"
+        )
+    return section
+
+
+def setting_label(setting: dict) -> str:
+    parts = [PRECISION_LABELS.get(str(setting["precision"]), str(setting["precision"]))]
+    parts += [k for k in ("channels_last", "compile") if setting.get(k)]
+    return " + ".join(parts)
+
+
+def settings_grid_row(
+    cfg: DictConfig,
+    settings: Settings,
+    batch: tuple[torch.Tensor, torch.Tensor],
+    grid: list[dict],
+    ctx: Context,
+) -> str:
+    """One markdown row: the bare loop's patches/s under every setting of ``grid``."""
+    if not grid:
+        return ""
+    cells, base = [], None
+    for setting in grid:
+        variant = dataclasses.replace(
+            settings,
+            precision=str(setting["precision"]),
+            channels_last=bool(setting.get("channels_last", False)),
+            compile=bool(setting.get("compile", False)),
+        )
+        loop = BareLoop(cfg, variant, *batch)
+        start = time.perf_counter()
+        loop.step()  # the first step compiles (when asked): timed apart
+        sync(variant.device)
+        first = time.perf_counter() - start
+        rate = time_windows(
+            loop.step, variant.batch, ctx.warmup, ctx.window, ctx.repeats, variant.device
+        )
+        base = base or rate.median
+        cell = f"{rate.median:,.0f} (x{rate.median / base:.2f})"
+        if variant.compile:
+            cell += f", compile {first:.0f} s"
+        cells.append(cell)
+    return f"| SRCNN {settings.network} | " + " | ".join(cells) + " |"

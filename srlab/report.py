@@ -18,6 +18,10 @@ Per-run metrics come from ``metrics.jsonl``/``summary.json`` (written by
 ``metrics.csv``. Runs that trained but did not get to validate are listed with empty metrics;
 folders with no record at all (a start that failed before training, e.g. a bad value) are left out
 and named under the table.
+
+Its length: reading three record formats (metrics.jsonl, summary.json, a CSV logger's file), the
+table and the plot of one command; the HTML view and seed statistics are already in
+srlab.comparison.
 """
 
 from __future__ import annotations

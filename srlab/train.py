@@ -2,6 +2,10 @@
 
 Hydra composes ``conf/train.yaml``; ``-m`` runs a sweep (one run directory and one W&B run per
 job). :func:`train` returns the final metrics, so sweepers can optimise ``optimized_metric``.
+
+Its length: the entry point plus the start-up and shutdown cases a long run meets (resume=auto, a
+failed start leaving no folder, init_from, W&B offline, the end summary); each helper is small and
+private to train().
 """
 
 from __future__ import annotations

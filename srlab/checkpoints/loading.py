@@ -13,6 +13,10 @@ network is rebuilt from the ``net_config`` stored in it (:func:`net_from_checkpo
 so nothing of the training set-up needs to be around. A checkpoint that does not match what the
 caller asked for (another scale, another architecture) raises a :class:`~srlab.errors.SrlabError`
 that says so, before any weights are copied.
+
+Its length: every way `ckpt=` is resolved and checked (file, run directory, bundled name, bicubic;
+scale/architecture mismatch; one-line errors for unreadable files) lives here so that every command
+behaves the same.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ paired bootstrap statistics against the reference and writes, into one folder::
     table.md  table.csv  table.tex  per_image.csv  comparison.json
     figure_x<scale>.png  figure_x<scale>.pdf
     index.html  images/<set>_x<scale>/<image>/{hr,sr_<model>,err_<model>}.png
+
+Its length: loading the models of one comparison, scoring them on the same images once and saving
+what the table, figure and viewer need; the statistics, tables, figure and viewer are separate
+modules.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ Training yields HR crops (uint8, optional flips and 90° rotations) — random o
 Where pixels come from is :class:`HRImages`' ``storage``: ``"memory"`` (decoded once into RAM: small
 sets), ``"cache"`` (decoded once into memory-mapped ``.npy`` files: large sets, see
 :mod:`srlab.data.cache`) or ``"decode"`` (the file is decoded for every sample: the naive baseline).
+
+Its length: the three patch/whole-image datasets share the image store (HRImages) and the seeded
+patch randomness that exact resume and DDP rely on; keeping them together keeps that randomness in
+one place.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@
 
 Only the standard library is used for the transfer (``urllib``), so there is nothing to configure
 beyond the usual ``HTTPS_PROXY``/``HTTP_PROXY`` environment variables.
+
+Its length: download with resume and checksums plus safe archive extraction (path traversal, links,
+zip and tar members); the security checks belong next to the extraction they guard.
 """
 
 from __future__ import annotations

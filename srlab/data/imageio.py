@@ -14,6 +14,10 @@ rounded to 8. :data:`IMAGE_EXTENSIONS` is the one list of file types every folde
 Any failure to read a file raises :class:`srlab.errors.ImageReadError` naming the file — never
 another exception type — so callers can skip bad files with one ``except``; warnings of a file that
 still decodes (e.g. corrupt EXIF) are logged with its name.
+
+Its length: the one image reader of srlab (every bit depth, palette, alpha, EXIF orientation,
+16-bit PNG); one module so that training, evaluation and inference can never read a file
+differently.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ cache). Constructing a source only checks that its data is there (so a missing d
 with a clear message); decoding happens in ``load``. Sources that can download their data
 (``download=True``) defer the check to :meth:`ImageSource.prepare`, which the DataModule calls once
 per node (``prepare_data``) and which first use calls otherwise.
+
+Its length: one small class per dataset (sample photos, folders, DIV2K, benchmark sets, T91,
+BSD200, concatenation), each mostly its file layout and download record.
 """
 
 from __future__ import annotations

@@ -23,6 +23,10 @@ window attention see far), 512-pixel tiles with 64 of context when the descripto
 tiling (SwinIR, SCUNet: global attention across windows), and whole images when the model tiles
 internally. Tile size and context are rounded up to the model's ``multiple_of`` so that every tile
 starts on the model's window grid (attention windows then fall where they fall in the whole image).
+
+Its length: the one boundary with spandrel (loading, describing, padding and tiling rules of a
+foreign architecture); splitting it would spread the one place that knows spandrel's API across
+modules.
 """
 
 from __future__ import annotations

@@ -21,6 +21,10 @@ The bicubic baseline shown beside a model is computed the way the model's score 
 image, upsampled by the protocol's bicubic *in the network's colour mode* (Y for a Y network, RGB
 for an RGB one), scored by the same code (:func:`bicubic_baseline`). The published bicubic rows
 (``model=bicubic``, an RGB upsampling) differ from the Y one by about 0.01 dB.
+
+Its length: this is the protocol's single scoring path (validation, evaluate, compare and the W&B
+panels all call it), kept in one module on purpose so that no second copy of the protocol can
+appear.
 """
 
 from __future__ import annotations

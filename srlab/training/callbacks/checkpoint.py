@@ -15,6 +15,9 @@
   ``every_n_train_steps`` steps, after every validation and at the end of training, so it always
   holds the latest state. The best-on-``val/psnr`` callback stays the first ModelCheckpoint
   (``trainer.checkpoint_callback``); :func:`checkpoint_paths` reads both.
+
+Its length: atomic writes, RNG state capture and the two checkpoint callbacks are one guarantee (an
+interrupted run resumes exactly from a complete file) and are tested together.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ def installed(tmp_path_factory) -> Path:
     (wheel,) = (base / "dist").glob("srlab-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "srlab/conf/train.yaml" in names and "srlab/conf/model/srcnn.yaml" in names
+    assert "srlab/weights/registry.json" in names and "srlab/weights/srcnn_x3.safetensors" in names
     assert any(n.endswith("entry_points.txt") for n in names)
     site = base / "site"
     install = subprocess.run(
@@ -122,6 +123,19 @@ def test_every_command_runs_from_outside_the_checkout(installed, tmp_path):
     )
     assert infer.returncode == 0, infer.stderr[-3000:]
     assert (tmp_path / "up" / "img_000.png").is_file()
+    # The bundled weights travel in the wheel: a fresh install upscales with them offline.
+    bundled = _run(
+        installed,
+        tmp_path,
+        "-m",
+        "srlab.infer",
+        "ckpt=srcnn",
+        "scale=4",
+        f"input={tmp_path / 'photos'}",
+        f"output={tmp_path / 'up4'}",
+    )
+    assert bundled.returncode == 0, bundled.stderr[-3000:]
+    assert (tmp_path / "up4" / "img_000.png").is_file()
 
 
 def test_a_user_config_directory_adds_a_model_that_trains(installed, tmp_path):

@@ -39,11 +39,20 @@ def _wandb_offline() -> bool:
     return wandb_offline()
 
 
+def _evaluated_name(ckpt, model_choice) -> str:
+    """What ``srlab.evaluate`` scores, for its run folder: ``evaluate_<name>``. With ``ckpt=`` the
+    checkpoint's name (``srcnn``, ``srcnn_x3``, a file's stem), not the unused ``model=`` default."""
+    if ckpt in (None, "", "null"):
+        return str(model_choice)
+    return Path(str(ckpt).rstrip("/")).stem or str(model_choice)
+
+
 def _register() -> None:
     from srlab.utils import distributed, hardware, run_names
 
     resolvers = {
         "srlab.wandb_offline": _wandb_offline,
+        "srlab.evaluated_name": _evaluated_name,
         # W&B group/name/tags of a run (conf/logger/wandb.yaml); see srlab.utils.run_names.
         "srlab.run_group": run_names.sweep_group,
         "srlab.run_name": run_names.run_name,

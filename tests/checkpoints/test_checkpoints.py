@@ -24,6 +24,13 @@ def _bundled_path():
     return resolve_checkpoint(BUNDLED)[1]
 
 
+def _checkpoint_bytes(tmp_path) -> bytes:
+    """The bytes of a real ``torch.save`` checkpoint (the bundled weights are safetensors)."""
+    path = tmp_path / "source" / "ok.ckpt"
+    _write_srcnn_ckpt(path)
+    return path.read_bytes()
+
+
 def _write_srcnn_ckpt(path, scale=2, in_channels=1, f2=1, seed=0):
     """A checkpoint in srlab.train's layout (net.* weights + srlab metadata), random weights."""
     from srlab.models.srcnn import SRCNN
@@ -168,7 +175,7 @@ def test_item11_unreadable_checkpoints_are_one_line_naming_the_file(tmp_path):
     never PyTorch's advice to load with weights_only=False."""
     from srlab.checkpoints import read_checkpoint
 
-    data = _bundled_path().read_bytes()
+    data = _checkpoint_bytes(tmp_path)
     files = {
         "truncated.ckpt": data[: len(data) // 2],
         "empty.ckpt": b"",
@@ -197,7 +204,7 @@ def test_item11_unreadable_checkpoints_are_one_line_naming_the_file(tmp_path):
 def test_item11_train_with_a_truncated_checkpoint_prints_one_line(tmp_path):
     from tests.conftest import run_module
 
-    data = _bundled_path().read_bytes()
+    data = _checkpoint_bytes(tmp_path)
     bad = tmp_path / "last.ckpt"
     bad.write_bytes(data[: len(data) // 3])
     proc = run_module(

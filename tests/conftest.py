@@ -65,6 +65,28 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     yield
 
 
+def save_srlab_checkpoint(path: Path, net, net_config: dict, **extra) -> Path:
+    """Write what ``srlab.train`` checkpoints for a network: its weights under ``net.`` and srlab's
+    metadata (scale, colour mode, network config); ``extra`` adds top-level keys (e.g.
+    ``global_step``)."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            **extra,
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+            "srlab": {
+                "scale": int(net.scale),
+                "in_channels": int(net.in_channels),
+                "net_config": net_config,
+            },
+        },
+        path,
+    )
+    return path
+
+
 def smooth_image(rng: np.random.Generator, h: int, w: int, channels: int = 3) -> np.ndarray:
     """A natural-looking random ``(h, w, channels)`` uint8 image (smooth blobs + edges + noise)."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)

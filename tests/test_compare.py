@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import run_module, write_images
+from tests.conftest import run_module, save_srlab_checkpoint, write_images
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -44,15 +44,7 @@ def sharpen_ckpt(path: Path, scale: int = 3, in_channels: int = 1, alpha: float 
             net.conv1.weight[c, c] = k
             net.conv2.weight[c, c, 0, 0] = 1.0
             net.conv3.weight[c, c, 2, 2] = 1.0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-            "srlab": {"scale": scale, "in_channels": in_channels, "net_config": config},
-        },
-        path,
-    )
-    return path
+    return save_srlab_checkpoint(path, net, config)
 
 
 def make_inputs(tmp_path: Path) -> dict:

@@ -16,6 +16,7 @@ from srlab.checkpoints import (
     valid_names,
 )
 from srlab.errors import SrlabError
+from tests.conftest import save_srlab_checkpoint
 
 BUNDLED = "srcnn_x3"
 
@@ -47,14 +48,7 @@ def _write_srcnn_ckpt(path, scale=2, in_channels=1, f2=1, seed=0):
         "n2": 32,
     }
     net = SRCNN(**{k: v for k, v in config.items() if k != "_target_"})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-            "srlab": {"scale": scale, "in_channels": in_channels, "net_config": config},
-        },
-        path,
-    )
+    save_srlab_checkpoint(path, net, config)
     return net
 
 

@@ -19,7 +19,14 @@ from omegaconf import OmegaConf
 from PIL import Image
 from torch import nn
 
-from tests.conftest import REPO_ROOT, SAMPLE_CKPT, run_module, smooth_image, write_images
+from tests.conftest import (
+    REPO_ROOT,
+    SAMPLE_CKPT,
+    run_module,
+    save_srlab_checkpoint,
+    smooth_image,
+    write_images,
+)
 from tests.test_evaluate_ckpt import _psnr_by_hand, compose_evaluate
 
 
@@ -403,15 +410,7 @@ def test_srlab_model_round_trips_through_safetensors_spandrel_and_infer(config, 
     with torch.no_grad():  # off the initialisation (zero biases, near-zero output layers)
         for p in params:
             p.add_(torch.randn_like(p) * 0.01)
-    ckpt = tmp_path / "run" / "best.ckpt"
-    ckpt.parent.mkdir()
-    torch.save(
-        {
-            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-            "srlab": {"scale": scale, "in_channels": net.in_channels, "net_config": net_config},
-        },
-        ckpt,
-    )
+    ckpt = save_srlab_checkpoint(tmp_path / "run" / "best.ckpt", net, net_config)
     out = export(
         OmegaConf.create(
             {
@@ -522,13 +521,7 @@ def test_legacy_pickle_and_srlab_file_without_header_load(community, tmp_path):
     torch.manual_seed(0)
     net = FSRCNN(scale=2, in_channels=1, m=1).eval()
     config = {"_target_": "srlab.models.fsrcnn.FSRCNN", "scale": 2, "in_channels": 1, "m": 1}
-    torch.save(
-        {
-            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-            "srlab": {"scale": 2, "in_channels": 1, "net_config": config},
-        },
-        tmp_path / "fsrcnn.ckpt",
-    )
+    save_srlab_checkpoint(tmp_path / "fsrcnn.ckpt", net, config)
     out = export(
         OmegaConf.create(
             {

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT, compose_train, fast_overrides, run_module
+from tests.conftest import (
+    REPO_ROOT,
+    compose_train,
+    fast_overrides,
+    run_module,
+    save_srlab_checkpoint,
+)
 
 STEPS_PER_EPOCH = 4  # patches_per_epoch / batch_size
 MAX_STEPS = 12
@@ -161,14 +167,7 @@ def test_resume_auto_sets_up_loggers_to_continue(tmp_path, image_dirs):
     net_config = OmegaConf.to_container(compose_train(fast_overrides(*image_dirs)).model.net)
     net_config["scale"] = 3
     net = instantiate(net_config)
-    torch.save(  # what srlab.train writes, at step 7
-        {
-            "global_step": 7,
-            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-            "srlab": {"scale": 3, "in_channels": 1, "net_config": net_config},
-        },
-        run / "checkpoints" / "last.ckpt",
-    )
+    save_srlab_checkpoint(run / "checkpoints" / "last.ckpt", net, net_config, global_step=7)
     write_wandb_id(run, "abc123xy")
     for logger in ("wandb", "csv"):
         cfg = compose_train(

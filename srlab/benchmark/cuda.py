@@ -60,9 +60,10 @@ def cuda_section(
     breakdowns = []
     for model in models:
         with scratch_dir(ctx.keep_dir) as run_dir:
-            srlab, settings, cfg = srlab_rate(
+            measured, settings, cfg = srlab_rate(
                 model, overrides, ctx.warmup, ctx.window, ctx.repeats, run_dir
             )
+        srlab = measured.srlab
         device = torch.device("cuda")
         tensors = premade_batch(cfg, device)
         bare = bare_rate(cfg, settings, ctx.warmup, ctx.window, ctx.repeats, tensors)

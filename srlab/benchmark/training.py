@@ -14,7 +14,9 @@ pre-made batch of LR/HR tensors already in the network's colour space: what a re
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import lightning as L
@@ -22,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 
-from srlab.benchmark.common import Rate, sync, time_windows, train_config, window_rates
+from srlab.benchmark.common import Rate, sync, time_windows, train_config
 
 PRECISION_LABELS = {"32-true": "fp32", "32": "fp32", "bf16-mixed": "bf16"}
 
@@ -30,22 +32,50 @@ PRECISION_LABELS = {"32-true": "fp32", "32": "fp32", "bf16-mixed": "bf16"}
 class StepClock(L.Callback):
     """Reads the clock at the end of training steps ``warmup``, ``warmup + window``, …
 
-    The device is synchronised at those steps only. ``StepClock.latest`` is the last instance
-    (it is built by Hydra inside ``train()``).
+    The device is synchronised at those steps only. With ``StepClock.interleave`` set (a callable
+    that runs one timed window of the bare loop and returns its rate), a bare window runs at every
+    clock reading, outside srlab's timed windows: bare, srlab, bare, srlab, …, bare. Both sides then
+    see the same machine at the same minutes; on a shared or throttling machine, measuring one
+    side after the other lets a drift of a few percent decide the ratio.
+
+    ``StepClock.latest`` is the last instance (it is built by Hydra inside ``train()``).
     """
 
     latest: StepClock | None = None
+    interleave: Callable[[], float] | None = None
 
     def __init__(self, warmup: int, window: int) -> None:
         StepClock.latest = self
         self.warmup, self.window = int(warmup), int(window)
-        self.stamps: list[float] = []
+        self.durations: list[float] = []  # seconds of each srlab window of ``window`` steps
+        self.bare_rates: list[float] = []  # the interleaved bare windows, in order
+        self._start: float | None = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
-        if step >= self.warmup and (step - self.warmup) % self.window == 0:
+        if step < self.warmup or (step - self.warmup) % self.window:
+            return
+        sync(pl_module.device)
+        now = time.perf_counter()
+        if self._start is not None:
+            self.durations.append(now - self._start)
+        if StepClock.interleave is not None:
+            self.bare_rates.append(StepClock.interleave())
             sync(pl_module.device)
-            self.stamps.append(time.perf_counter())
+        self._start = time.perf_counter()
+
+    def rates(self, batch: int) -> list[float]:
+        """srlab's patches/s per window."""
+        return [batch * self.window / d for d in self.durations if d > 0]
+
+    def paired_ratios(self, batch: int) -> list[float]:
+        """Each srlab window's rate over the mean rate of the bare windows just before and after it."""
+        bare = self.bare_rates
+        return [
+            rate / ((bare[i] + bare[i + 1]) / 2)
+            for i, rate in enumerate(self.rates(batch))
+            if i + 1 < len(bare)
+        ]
 
 
 @dataclass
@@ -99,12 +129,36 @@ def settings_of(cfg: DictConfig, model: str) -> Settings:
     )
 
 
+@dataclass
+class Interleaved:
+    """srlab's windows and the bare loop's windows around them (:class:`StepClock`)."""
+
+    srlab: Rate
+    bare: Rate | None
+    paired: list[float]  # each srlab window over its neighbouring bare windows
+
+    @property
+    def ratio(self) -> float:
+        """srlab/bare: the median of the paired ratios, or the ratio of the medians unpaired."""
+        if self.paired:
+            return statistics.median(self.paired)
+        return self.srlab.median / self.bare.median
+
+
 def srlab_rate(
-    model: str, extra: list[str], warmup: int, window: int, repeats: int, run_dir
-) -> tuple[Rate, Settings, DictConfig]:
+    model: str,
+    extra: list[str],
+    warmup: int,
+    window: int,
+    repeats: int,
+    run_dir,
+    bare_window: Callable[[], float] | None = None,
+) -> tuple[Interleaved, Settings, DictConfig]:
     """Train with ``srlab.train`` for ``warmup + window * repeats`` steps; patches/s per window.
 
-    Returns the rate, the settings both sides share and the resolved config of the run.
+    ``bare_window``: one timed window of the bare loop (returns patches/s), run before, between
+    and after srlab's windows (:class:`StepClock`). Returns the windows, the settings both sides
+    share and the resolved config of the run.
     """
     from omegaconf import open_dict
 
@@ -124,11 +178,17 @@ def srlab_rate(
             # One epoch longer than the run: no epoch-end validation among the timed steps.
             cfg.data.patches_per_epoch = int(cfg.data.batch_size) * (steps + 2)
         resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-        StepClock.latest = None
-        train(cfg)
+        StepClock.latest, StepClock.interleave = None, bare_window
+        try:
+            train(cfg)
+        finally:
+            StepClock.interleave = None
     clock = StepClock.latest
-    rates = window_rates(clock.stamps, int(resolved.data.batch_size), window) if clock else []
-    return Rate.of(rates), settings_of(resolved, model), resolved
+    batch = int(resolved.data.batch_size)
+    rates = clock.rates(batch) if clock else []
+    bare = Rate.of(clock.bare_rates) if clock and clock.bare_rates else None
+    paired = clock.paired_ratios(batch) if clock and bare_window else []
+    return Interleaved(Rate.of(rates), bare, paired), settings_of(resolved, model), resolved
 
 
 def premade_batch(cfg: DictConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -199,6 +259,15 @@ class BareLoop:
     def step(self) -> None:
         self.backward(self.forward_loss())
         self.optimizer_step()
+
+    def window_rate(self, steps: int) -> float:
+        """Patches/s of ``steps`` timed steps (the device synchronised before and after)."""
+        sync(self.device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        sync(self.device)
+        return self.lr.shape[0] * steps / (time.perf_counter() - start)
 
     @property
     def parts(self):

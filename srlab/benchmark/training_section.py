@@ -2,13 +2,14 @@
 a step's time goes, and the bare loop under each precision / memory format / compile setting.
 
 The measuring itself is :mod:`srlab.benchmark.training`'s; this module runs it in a fair order
-(bare loop, srlab, bare loop again, windows pooled, so a drift of the machine's speed during the
-srlab run cannot favour either side) and writes the tables.
+(windows of the bare loop interleaved with srlab's, in one process, so a drift of the machine's
+speed cannot favour either side) and writes the tables.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 
 import torch
@@ -20,7 +21,6 @@ from srlab.benchmark.training import (
     PRECISION_LABELS,
     BareLoop,
     Settings,
-    bare_rate,
     premade_batch,
     settings_of,
     srlab_rate,
@@ -53,9 +53,11 @@ def training_section(ctx: Context, models: list[str], settings_grid: list[dict])
             settings = settings_of(cfg, model)
             torch.set_num_threads(settings.threads)
             batch = premade_batch(cfg, torch.device(settings.device))
-            before = bare_rate(cfg, settings, ctx.warmup, ctx.window, ctx.repeats, batch)
+            loop = BareLoop(cfg, settings, *batch)
+            for _ in range(ctx.warmup):
+                loop.step()
             StepBreakdown.latest = None
-            srlab, settings, cfg = srlab_rate(
+            measured, settings, cfg = srlab_rate(
                 model,
                 [
                     *ctx.train_overrides,
@@ -68,11 +70,11 @@ def training_section(ctx: Context, models: list[str], settings_grid: list[dict])
                 ctx.window,
                 ctx.repeats,
                 run_dir,
+                bare_window=functools.partial(loop.window_rate, ctx.window),
             )
         srlab_phases = StepBreakdown.latest.medians_ms() if StepBreakdown.latest else {}
-        after = bare_rate(cfg, settings, ctx.warmup, ctx.window, ctx.repeats, batch)
-        bare = before + after
-        ratio = srlab.median / bare.median
+        srlab, bare = measured.srlab, measured.bare
+        ratio = measured.ratio
         device = settings.device
         section.rows.append(
             [
@@ -92,7 +94,6 @@ def training_section(ctx: Context, models: list[str], settings_grid: list[dict])
         if ctx.model_rate is None:
             ctx.model_rate = srlab.median
             ctx.model_rate_label = f"SRCNN {settings.network} srlab training, {settings.label}"
-        loop = BareLoop(cfg, settings, *batch)
         bare_phases = bare_breakdown(loop.parts, torch.device(device), ctx.warmup, ctx.window)
         if device == "cpu" and srlab_phases:
             breakdowns.append(
@@ -102,8 +103,10 @@ def training_section(ctx: Context, models: list[str], settings_grid: list[dict])
         grid_rows.append(settings_grid_row(cfg, settings, batch, settings_grid, ctx))
     section.notes += [
         f"Median of {ctx.repeats} windows of {ctx.window} steps after {ctx.warmup} warm-up steps "
-        "(range in brackets); the bare loop is measured before and after srlab and its windows "
-        "pooled. srlab: `srlab.train` itself with the default callbacks (progress bar, "
+        "(range in brackets). The two sides alternate in one process: a window of the bare loop "
+        "runs before, between and after srlab's windows (srlab's clock is stopped meanwhile), so "
+        "both see the machine at the same minutes; *srlab / bare* is the median over srlab's "
+        "windows of its rate over the mean of the two bare windows around it. srlab: `srlab.train` itself with the default callbacks (progress bar, "
         "checkpoints, LR monitor, metrics log, non-finite guard) and `logger=csv`; one epoch "
         "longer than the run, so validation is excluded (it runs once, after the timed steps). "
         "Bare: the same network (config and seed), optimizer, loss, precision, memory format "

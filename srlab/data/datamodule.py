@@ -23,6 +23,7 @@ from srlab.data.datasets import (
     RandomPatchDataset,
     WholeImageDataset,
     check_patch_size,
+    collate_patches,
 )
 from srlab.data.samplers import evaluation_sampler
 from srlab.data.sources import ImageSource
@@ -204,6 +205,7 @@ class SRDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory and on_cuda,
             persistent_workers=workers > 0,
             drop_last=shuffle,
+            collate_fn=collate_patches,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -238,7 +240,7 @@ class SRDataModule(L.LightningDataModule):
         device see identical LR images, the ones ``srlab.evaluate`` makes.
         """
         hr = batch["hr"]
-        hr = hr.float() / 255 if hr.dtype == torch.uint8 else hr.float()
+        hr = hr.float().div_(255) if hr.dtype == torch.uint8 else hr.float()
         # Full float32 (no TF32/bf16 products, no autocast): LR images never depend on the
         # trainer's precision settings.
         with full_float32(hr.device.type):

@@ -220,7 +220,8 @@ def quantize(x: torch.Tensor) -> torch.Tensor:
     Values are exactly ``k / 255``. When ``x`` requires grad, the rounding passes gradients
     straight through (identity), so a degradation that ends in quantization stays differentiable.
     """
-    q = torch.floor(x.clamp(0, 1) * 255 + 0.5) / 255
+    # In place on one fresh tensor: the same operations as floor(clamp(x) * 255 + 0.5) / 255.
+    q = x.detach().clamp(0, 1).mul_(255).add_(0.5).floor_().div_(255)
     if x.requires_grad:
         return x + (q - x).detach()
     return q

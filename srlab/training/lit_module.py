@@ -120,7 +120,7 @@ class SRModule(L.LightningModule):
 
     def _loss_is_read_this_step(self) -> bool:
         """Whether a logger (every ``log_every_n_steps``) or the progress bar (every
-        ``refresh_rate``) reads ``train/loss`` after this step.
+        ``every_n_steps``, or TQDM's ``refresh_rate``) reads ``train/loss`` after this step.
 
         ``self.log`` costs about a millisecond of host time per call in Lightning 2.x (it walks
         the stored result's whole state each time): 2-3% of a CPU training step of SRCNN 9-1-5,
@@ -133,7 +133,9 @@ class SRModule(L.LightningModule):
         periods = [int(trainer.log_every_n_steps or 0)]
         bar = trainer.progress_bar_callback
         if bar is not None and bar.is_enabled:
-            periods.append(int(getattr(bar, "refresh_rate", 1) or 0))
+            # srlab's bar reads every `every_n_steps`; TQDM's every `refresh_rate` steps.
+            every = getattr(bar, "every_n_steps", None) or getattr(bar, "refresh_rate", 1)
+            periods.append(int(every or 0))
         return step == 1 or any(p > 0 and step % p == 0 for p in periods)
 
     def _update(self, stage: str, batch: dict) -> None:

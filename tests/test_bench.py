@@ -16,6 +16,7 @@ TINY = [
     "repeats=2",
     "training.models=[srcnn_915]",
     "training.settings=[{precision: 32-true},{precision: bf16-mixed, channels_last: true}]",
+    'training.variants=[["data.batch_size=2"]]',
     "datapath.model=srcnn_915",
     "datapath.degradations=[bicubic,blur_bicubic,noisy,realistic]",
     "inference.models=[srcnn_915]",
@@ -71,8 +72,13 @@ def test_bench_writes_every_section_and_row(tmp_path, image_dirs, monkeypatch):
         assert title in text, title
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert any(r.startswith("| SRCNN 9-1-5 | cpu,") for r in rows)  # srlab vs bare
+    assert any("| 2 x 24x24 (data.batch_size=2) |" in r for r in rows)  # a variant's row
     assert sum(r.startswith("| degradation=") for r in rows) == 4
     assert any(r.startswith("| DataModule loader") for r in rows)
+    (inference_row,) = [r for r in rows if "RGB x3 (tile" in r]
+    cells = inference_row.strip("| ").split(" | ")
+    assert len(cells) == 7 and "tiled" in cells[5] and "whole" in cells[5]
+    assert float(cells[6]) > 0  # the network alone on srlab's tiles, against whole images
     assert [
         r.split(" | ")[0] for r in rows if r.startswith("| srlab (") or r.startswith("| bare (")
     ][:3] == ["| srlab (default precision)", "| srlab (32-true)", "| bare (default precision)"]

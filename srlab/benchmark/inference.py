@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
+import time
 
 import numpy as np
 import torch
 from hydra.utils import instantiate
 
-from srlab.benchmark.common import Context, Rate, Section, scratch_dir, time_windows, train_config
+from srlab.benchmark.common import Context, Rate, Section, scratch_dir, train_config
 
 
 def photo_like(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -64,22 +66,22 @@ def upscaler_for(net: torch.nn.Module, name: str, tile: int | None):
 
 def inference_rates(
     net: torch.nn.Module, name: str, size: int, ctx: Context
-) -> dict[str, Rate | int]:
-    """Output MP/s of the upscaler (tiled, whole image) and of ``net(y)``, one ``size``² image."""
+) -> dict[str, Rate | int | float]:
+    """Output MP/s of the upscaler (tiled, whole image) and of ``net(y)``, one ``size``² image.
+
+    They alternate, one image each per round (bare, tiled, whole, bare on srlab's tiles, bare,
+    …), so a drift of the machine's speed hits all of them alike; ``ratio_<key>`` is the median
+    over rounds of that image's rate over the mean of the whole-image bare runs around it.
+    ``bare_tiled`` (the network alone over the same tiles) shows what tiling itself costs.
+    """
     from srlab.data.imageio import ImageData
+    from srlab.inference.tiling import tiled_forward
     from srlab.protocol.colour import rgb_to_y
 
     pixels = photo_like(size, size)
     image = ImageData(pixels, None, 8, "RGB")
     out_mp = (size * net.scale) ** 2 / 1e6
-    rates: dict[str, Rate | int] = {}
-    for key, tile in (("tiled", None), ("untiled", 0)):
-        upscaler = upscaler_for(net, name, tile)
-        rates[key] = time_windows(
-            lambda u=upscaler: u.upscale(image), out_mp, ctx.warmup, 1, ctx.repeats
-        )
-        if key == "tiled":
-            rates["tile"], rates["overlap"] = upscaler.tile or 0, upscaler.tile_overlap
+    tiled, whole = upscaler_for(net, name, None), upscaler_for(net, name, 0)
     x = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 255
     y = rgb_to_y(x).contiguous(memory_format=torch.channels_last)
     bare = net.to(memory_format=torch.channels_last).eval()
@@ -88,7 +90,38 @@ def inference_rates(
         with torch.inference_mode():
             bare(y)
 
-    rates["bare"] = time_windows(bare_call, out_mp, ctx.warmup, 1, ctx.repeats)
+    def bare_tiled_call() -> None:  # the same tiles and overlap, the network alone
+        with torch.inference_mode():
+            tiled_forward(bare, y, int(net.scale), tiled.tile, tiled.tile_overlap)
+
+    calls = {
+        "bare": bare_call,
+        "tiled": lambda: tiled.upscale(image),
+        "untiled": lambda: whole.upscale(image),
+        "bare_tiled": bare_tiled_call,
+    }
+    for _ in range(ctx.warmup):
+        for call in calls.values():
+            call()
+    seconds: dict[str, list[float]] = {key: [] for key in calls}
+    for _ in range(ctx.repeats):
+        for key, call in calls.items():
+            start = time.perf_counter()
+            call()
+            seconds[key].append(time.perf_counter() - start)
+    bare_end = time.perf_counter()
+    bare_call()  # closes the last round: every srlab image has a bare image after it
+    seconds["bare"].append(time.perf_counter() - bare_end)
+    rates: dict[str, Rate | int | float] = {
+        key: Rate.of([out_mp / t for t in values]) for key, values in seconds.items()
+    }
+    for key in ("tiled", "untiled", "bare_tiled"):
+        paired = [
+            (seconds["bare"][i] + seconds["bare"][i + 1]) / 2 / t
+            for i, t in enumerate(seconds[key])
+        ]
+        rates[f"ratio_{key}"] = statistics.median(paired)
+    rates["tile"], rates["overlap"] = tiled.tile or 0, tiled.tile_overlap
     return rates
 
 
@@ -170,7 +203,15 @@ def inference_section(
     section = Section(
         "inference",
         "Inference: srlab.infer's upscaler against a bare net(x)",
-        ["network", "image", "srlab tiled MP/s", "srlab whole image MP/s", "bare MP/s", "ratio"],
+        [
+            "network",
+            "image",
+            "srlab tiled MP/s",
+            "srlab whole image MP/s",
+            "bare MP/s",
+            "ratio srlab/bare",
+            "bare on srlab's tiles / bare",
+        ],
     )
     for model in models:
         net, label = build_net(model, scale, ctx)
@@ -183,17 +224,19 @@ def inference_section(
                 tiled.fmt(2),
                 untiled.fmt(2),
                 bare.fmt(2),
-                f"**{tiled.median / bare.median:.3f}** tiled, "
-                f"**{untiled.median / bare.median:.3f}** whole",
+                f"**{r['ratio_tiled']:.3f}** tiled, **{r['ratio_untiled']:.3f}** whole",
+                f"{r['ratio_bare_tiled']:.3f}",
             ]
         )
         section.headlines.append(
             f"inference ratio srlab/bare ({label.lower()}, cpu, fp32, tiled): "
-            f"{tiled.median / bare.median:.2f}"
+            f"{r['ratio_tiled']:.2f}"
         )
     section.notes.append(
         f"Output megapixels per second, float32 on the CPU ({torch.get_num_threads()} threads), "
-        f"median of {ctx.repeats} images after {ctx.warmup} warm-up images. srlab: "
+        f"median of {ctx.repeats} images after {ctx.warmup} warm-up images. The three "
+        "alternate image by image (bare, tiled, whole, bare, …); a ratio is the median over "
+        "rounds of srlab's rate over the mean of the bare images just before and after. srlab: "
         "`Upscaler.upscale` (Y network, Cb/Cr by bicubic, RGB uint8 out; decoding and PNG "
         "writing excluded); bare: `net(y)` on the Y channel. Tiles recompute their overlap, "
         "which the ratio includes."

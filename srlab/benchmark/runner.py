@@ -62,7 +62,12 @@ def _section(key: str, cfg: DictConfig, ctx):
     if key == "training":
         from srlab.benchmark.training_section import training_section
 
-        return training_section(ctx, list(cfg.training.models), list(cfg.training.settings))
+        return training_section(
+            ctx,
+            list(cfg.training.models),
+            list(cfg.training.settings),
+            [list(v) for v in cfg.training.get("variants", [])],
+        )
     if key == "datapath":
         from srlab.benchmark.datapath import datapath_section
 

@@ -4,7 +4,11 @@ srlab side: ``srlab.train.train(cfg)`` itself, i.e. the DataModule with its work
 device by the degradation, ``SRModule.training_step`` with its logging, the default callbacks
 (progress bar, checkpoints, LR monitor, metrics log, non-finite guard) and a CSV logger.
 :class:`StepClock`, one more callback, reads the clock every ``window`` steps after ``warmup``
-steps. One long epoch: no validation falls inside the timed steps (it runs once, after them).
+steps and, at each reading, runs one timed window of the bare loop in the same process (srlab's
+clock stopped meanwhile): the two sides alternate window by window, so a machine whose speed
+drifts by a few percent over a minute (shared hosts, turbo) cannot decide the ratio, as it could
+when one side ran after the other. One long epoch: no validation falls inside the timed steps
+(it runs once, after them).
 
 Bare side: the same network (same config, same seed), batch, patch size, precision (autocast as
 Lightning's ``bf16-mixed`` does it), memory format, compile setting, optimizer and loss, on one

@@ -27,8 +27,11 @@ from srlab.benchmark.training import (
 )
 
 
-def training_section(ctx: Context, models: list[str], settings_grid: list[dict]) -> Section:
-    """srlab against the bare loop for each network, with srlab's defaults applied to both; the
+def training_section(
+    ctx: Context, models: list[str], settings_grid: list[dict], variants: list[list[str]] = ()
+) -> Section:
+    """srlab against the bare loop for each network, with srlab's defaults applied to both (and
+    once more per ``variants`` entry: extra overrides for both sides, e.g. a larger batch); the
     per-phase breakdown; and the bare loop under each precision / memory format / compile setting.
     """
     section = Section(
@@ -46,67 +49,49 @@ def training_section(ctx: Context, models: list[str], settings_grid: list[dict])
     )
     breakdowns, grid_rows = [], []
     for model in models:
-        extra = [*ctx.train_overrides, f"model={model}"]
-        with scratch_dir(ctx.keep_dir) as run_dir:
-            with train_config(extra, run_dir) as probe:
-                cfg = OmegaConf.create(OmegaConf.to_container(probe, resolve=True))
-            settings = settings_of(cfg, model)
-            torch.set_num_threads(settings.threads)
-            batch = premade_batch(cfg, torch.device(settings.device))
-            loop = BareLoop(cfg, settings, *batch)
-            for _ in range(ctx.warmup):
-                loop.step()
-            StepBreakdown.latest = None
-            measured, settings, cfg = srlab_rate(
-                model,
+        for variant in [[], *variants]:
+            default = not variant
+            measured, settings, cfg, loop, batch = _compare(ctx, model, [*variant])
+            srlab, bare, ratio = measured.srlab, measured.bare, measured.ratio
+            srlab_phases = StepBreakdown.latest.medians_ms() if StepBreakdown.latest else {}
+            device = settings.device
+            section.rows.append(
                 [
-                    *ctx.train_overrides,
-                    # Clock reads only on the CPU (no sync): free; on CUDA a separate run below.
-                    "+callbacks.bench_breakdown._target_=srlab.benchmark.breakdown.StepBreakdown",
-                    f"+callbacks.bench_breakdown.skip={ctx.warmup}",
-                    "+callbacks.bench_breakdown.synchronize=false",
-                ],
-                ctx.warmup,
-                ctx.window,
-                ctx.repeats,
-                run_dir,
-                bare_window=functools.partial(loop.window_rate, ctx.window),
+                    f"SRCNN {settings.network}" if model.startswith("srcnn") else model,
+                    f"{device}, {settings.label}",
+                    f"{settings.batch} x {settings.patch}x{settings.patch}"
+                    + ("" if default else f" ({' '.join(variant)})"),
+                    f"{settings.workers} / {settings.threads}",
+                    srlab.fmt(),
+                    bare.fmt(),
+                    f"**{ratio:.3f}**",
+                ]
             )
-        srlab_phases = StepBreakdown.latest.medians_ms() if StepBreakdown.latest else {}
-        srlab, bare = measured.srlab, measured.bare
-        ratio = measured.ratio
-        device = settings.device
-        section.rows.append(
-            [
-                f"SRCNN {settings.network}" if model.startswith("srcnn") else model,
-                f"{device}, {settings.label}",
-                f"{settings.batch} x {settings.patch}x{settings.patch}",
-                f"{settings.workers} / {settings.threads}",
-                srlab.fmt(),
-                bare.fmt(),
-                f"**{ratio:.3f}**",
-            ]
-        )
-        section.headlines.append(
-            f"training ratio srlab/bare ({model.split('_')[0]} {settings.network}, {device}, "
-            f"{PRECISION_LABELS.get(settings.precision, settings.precision)}): {ratio:.2f}"
-        )
-        if ctx.model_rate is None:
-            ctx.model_rate = srlab.median
-            ctx.model_rate_label = f"SRCNN {settings.network} srlab training, {settings.label}"
-        bare_phases = bare_breakdown(loop.parts, torch.device(device), ctx.warmup, ctx.window)
-        if device == "cpu" and srlab_phases:
-            breakdowns.append(
-                f"**SRCNN {settings.network}** ({device}, {settings.label}):\n\n"
-                + breakdown_table(srlab_phases, bare_phases)
+            section.headlines.append(
+                f"training ratio srlab/bare ({model.split('_')[0]} {settings.network}, {device}, "
+                f"{PRECISION_LABELS.get(settings.precision, settings.precision)}"
+                + ("" if default else f", {' '.join(variant)}")
+                + f"): {ratio:.2f}"
             )
-        grid_rows.append(settings_grid_row(cfg, settings, batch, settings_grid, ctx))
+            if not default:
+                continue
+            if ctx.model_rate is None:
+                ctx.model_rate = srlab.median
+                ctx.model_rate_label = f"SRCNN {settings.network} srlab training, {settings.label}"
+            bare_phases = bare_breakdown(loop.parts, torch.device(device), ctx.warmup, ctx.window)
+            if device == "cpu" and srlab_phases:
+                breakdowns.append(
+                    f"**SRCNN {settings.network}** ({device}, {settings.label}):\n\n"
+                    + breakdown_table(srlab_phases, bare_phases)
+                )
+            grid_rows.append(settings_grid_row(cfg, settings, batch, settings_grid, ctx))
     section.notes += [
         f"Median of {ctx.repeats} windows of {ctx.window} steps after {ctx.warmup} warm-up steps "
         "(range in brackets). The two sides alternate in one process: a window of the bare loop "
         "runs before, between and after srlab's windows (srlab's clock is stopped meanwhile), so "
         "both see the machine at the same minutes; *srlab / bare* is the median over srlab's "
-        "windows of its rate over the mean of the two bare windows around it. srlab: `srlab.train` itself with the default callbacks (progress bar, "
+        "windows of its rate over the mean of the two bare windows around it. srlab: "
+        "`srlab.train` itself with the default callbacks (progress bar, "
         "checkpoints, LR monitor, metrics log, non-finite guard) and `logger=csv`; one epoch "
         "longer than the run, so validation is excluded (it runs once, after the timed steps). "
         "Bare: the same network (config and seed), optimizer, loss, precision, memory format "
@@ -136,6 +121,41 @@ def training_section(ctx: Context, models: list[str], settings_grid: list[dict])
             + "\n"
         )
     return section
+
+
+def _compare(ctx: Context, model: str, variant: list[str]):
+    """One srlab run of ``model`` with the bare loop's windows interleaved (``variant``: extra
+    srlab.train overrides for both sides, e.g. another batch size).
+
+    Returns ``(measured, settings, cfg, bare loop, pre-made batch)``.
+    """
+    overrides = [*ctx.train_overrides, *variant]
+    with scratch_dir(ctx.keep_dir) as run_dir:
+        with train_config([*overrides, f"model={model}"], run_dir) as probe:
+            cfg = OmegaConf.create(OmegaConf.to_container(probe, resolve=True))
+        settings = settings_of(cfg, model)
+        torch.set_num_threads(settings.threads)
+        batch = premade_batch(cfg, torch.device(settings.device))
+        loop = BareLoop(cfg, settings, *batch)
+        for _ in range(ctx.warmup):
+            loop.step()
+        StepBreakdown.latest = None
+        measured, settings, cfg = srlab_rate(
+            model,
+            [
+                *overrides,
+                # Clock reads only on the CPU (no sync): free; on CUDA a separate run below.
+                "+callbacks.bench_breakdown._target_=srlab.benchmark.breakdown.StepBreakdown",
+                f"+callbacks.bench_breakdown.skip={ctx.warmup}",
+                "+callbacks.bench_breakdown.synchronize=false",
+            ],
+            ctx.warmup,
+            ctx.window,
+            ctx.repeats,
+            run_dir,
+            bare_window=functools.partial(loop.window_rate, ctx.window),
+        )
+    return measured, settings, cfg, loop, batch
 
 
 def setting_label(setting: dict) -> str:

@@ -29,3 +29,35 @@ def test_rates_pool_windows_and_format_their_spread():
     assert rate.windows == 4 and rate.median == 25.0 and (rate.low, rate.high) == (10.0, 40.0)
     assert Rate.of([1234.0, 1000.0]).fmt() == "1,117 (1,000–1,234)"
     assert window_rates([0.0, 1.0, 3.0], items_per_step=4, window=2) == [8.0, 4.0]
+
+
+def test_step_clock_interleaves_bare_windows_outside_srlabs_windows(monkeypatch):
+    # Bare windows run at every clock reading (before, between and after srlab's windows) and
+    # their time is not charged to srlab; each srlab window is paired with its two neighbours.
+    from types import SimpleNamespace
+
+    from srlab.benchmark import training
+
+    now = [0.0]
+    monkeypatch.setattr(training.time, "perf_counter", lambda: now[0])
+    bare_rates = iter([100.0, 300.0, 200.0])
+
+    def bare_window() -> float:
+        now[0] += 5.0  # a long bare window: must not count in srlab's windows
+        return next(bare_rates)
+
+    training.StepClock.interleave = bare_window
+    try:
+        clock = training.StepClock(warmup=2, window=2)
+        module = SimpleNamespace(device="cpu")
+        for step, step_seconds in zip(range(1, 7), [9, 9, 1, 1, 2, 2], strict=True):
+            now[0] += step_seconds
+            clock.on_train_batch_end(SimpleNamespace(global_step=step), module, None, None, step)
+    finally:
+        training.StepClock.interleave = None
+    assert clock.durations == [2.0, 4.0]  # steps 3-4 and 5-6, bare windows excluded
+    assert clock.bare_rates == [100.0, 300.0, 200.0]
+    assert clock.rates(batch=8) == [8.0, 4.0]
+    assert clock.paired_ratios(batch=8) == [8.0 / 200.0, 4.0 / 250.0]
+    result = training.Interleaved(Rate.of(clock.rates(8)), Rate.of(clock.bare_rates), [0.5, 0.9])
+    assert result.ratio == 0.7

@@ -156,6 +156,63 @@ def test_storages_give_identical_crops(tmp_path, storage):
     assert len(paths) == 3
 
 
+@pytest.mark.parametrize("storage", ["memory", "cache"])
+def test_batched_crops_equal_item_crops_for_the_same_draws(tmp_path, storage):
+    # __getitems__ crops the whole batch at once (RGBX words in memory, per crop from the cache);
+    # every crop, flip and transpose must be exactly what crop_chw makes of the same draws.
+    from srlab.data.datasets import crop_chw, patch_seed
+
+    write_images(tmp_path / "img", 5, size=(37, 50), seed=4, grey_every=2)
+    cache = DecodedImageCache(tmp_path / "cache", progress=False)
+    for by_area in (False, True):
+        ds = RandomPatchDataset(
+            FolderImages(tmp_path / "img"),
+            3,
+            12,
+            64,
+            in_memory=storage == "memory",
+            cache=cache if storage == "cache" else None,
+            sample_by_area=by_area,
+            seed=7,
+        )
+        batch = ds.__getitems__(list(range(64)))
+        g = torch.Generator().manual_seed(patch_seed(7, 0))
+        if by_area:
+            picks = torch.multinomial(ds.image_weights, 64, replacement=True, generator=g)
+        else:
+            picks = torch.randint(len(ds.images), (64,), generator=g)
+        corners = torch.rand(64, 2, dtype=torch.float64, generator=g)
+        flips = torch.randint(2, (64, 3), generator=g)
+        expected = []
+        for k, (u, v), f in zip(picks.tolist(), corners.tolist(), flips.tolist(), strict=True):
+            image = ds.images.array(k)
+            h, w = image.shape[:2]
+            y = 3 * int(u * ((h - h % 3 - 12) // 3 + 1))
+            x = 3 * int(v * ((w - w % 3 - 12) // 3 + 1))
+            expected.append(crop_chw(image, y, x, 12, f))
+        assert {tuple(f) for f in flips.tolist()} == {
+            (a, b, c) for a in (0, 1) for b in (0, 1) for c in (0, 1)
+        }
+        assert torch.equal(batch.hr, torch.stack(expected))
+        assert batch.hr.is_contiguous() and len(batch) == 64
+
+
+def test_patch_batches_collate_in_srlab_and_in_plain_dataloaders(tmp_path):
+    from srlab.data.datasets import collate_patches
+
+    write_images(tmp_path / "img", 2, size=(40, 40), grey_every=2)
+    ds = RandomPatchDataset(FolderImages(tmp_path / "img"), 2, 16, 8, seed=1)
+    srlab_batches = torch.utils.data.DataLoader(ds, batch_size=4, collate_fn=collate_patches)
+    plain_batches = torch.utils.data.DataLoader(ds, batch_size=4)  # PyTorch's default_collate
+    ds._patch_generator = None  # both start from the seeded generator
+    a = [b["hr"] for b in srlab_batches]
+    ds._patch_generator = None
+    b = [b["hr"] for b in plain_batches]
+    assert len(a) == 2 and a[0].shape == (4, 3, 16, 16)
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    assert collate_patches([{"hr": torch.zeros(3, 2, 2)}] * 2)["hr"].shape == (2, 3, 2, 2)
+
+
 def test_crops_come_from_the_image_aligned_to_the_scale_grid(tmp_path):
     arr = (np.arange(31 * 43 * 3) % 251).astype(np.uint8).reshape(31, 43, 3)
     (tmp_path / "img").mkdir()

@@ -187,3 +187,40 @@ def test_resize_caches_filled_in_inference_mode_still_work_with_autograd():
         y = torch.rand(1, 1, 5, 6, dtype=dtype, requires_grad=True)
         bicubic_upsample_conv(y, 3).sum().backward()
         assert x.grad is not None and y.grad is not None
+
+
+def test_quantize_in_place_keeps_matlab_rounding_and_its_gradient():
+    from srlab.degradations.resize import quantize
+
+    x = torch.linspace(-0.1, 1.1, 10_001)
+    expected = torch.floor(x.clamp(0, 1) * 255 + 0.5) / 255
+    assert torch.equal(quantize(x), expected)
+    leaf = x.clone().requires_grad_()
+    q = quantize(leaf)
+    assert torch.equal(q.detach(), expected)
+    q.sum().backward()  # straight-through: identity gradient
+    assert torch.equal(leaf.grad, torch.ones_like(x))
+    assert torch.equal(x, torch.linspace(-0.1, 1.1, 10_001))  # the input is untouched
+
+
+def test_nested_full_float32_blocks_restore_the_callers_settings(restore_precision):
+    from srlab.utils.precision import _precision_flags, full_float32
+
+    torch.set_float32_matmul_precision("high")
+    before = [owner.fp32_precision for owner in _precision_flags()]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        with full_float32("cpu"):
+            inside = [owner.fp32_precision for owner in _precision_flags()]
+            assert not torch.is_autocast_enabled("cpu")
+            with full_float32("cpu"):  # nested: no flag changes, still full float32
+                assert not torch.is_autocast_enabled("cpu")
+                assert [o.fp32_precision for o in _precision_flags()] == inside
+            # Autocast switched back on inside a block: a nested block must turn it off again.
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                with full_float32("cpu"):
+                    assert not torch.is_autocast_enabled("cpu")
+                    assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.float32
+            assert not torch.is_autocast_enabled("cpu")
+        assert torch.is_autocast_enabled("cpu")
+    assert [owner.fp32_precision for owner in _precision_flags()] == before
+    assert all(value == "ieee" for value in inside)

@@ -14,3 +14,33 @@ def test_ycbcr_round_trip_and_y_matches_the_metrics():
     torch.testing.assert_close(ycbcr_to_rgb(ycc), rgb, rtol=0, atol=1e-12)
     white = rgb_to_ycbcr(torch.ones(1, 3, 1, 1, dtype=torch.float64)).flatten() * 255
     torch.testing.assert_close(white, torch.tensor([235.0, 128.0, 128.0], dtype=torch.float64))
+
+
+def _textbook_y(rgb: torch.Tensor) -> torch.Tensor:
+    """The formula as written in the literature, one fresh tensor per operation."""
+    r, g, b = rgb.unbind(dim=-3)
+    return ((16.0 + 65.481 * r + 128.553 * g + 24.966 * b) / 255.0).unsqueeze(-3)
+
+
+def test_rgb_to_y_is_bit_identical_to_the_textbook_expression():
+    # rgb_to_y works in place on two buffers for speed; every value must stay the same, in every
+    # dtype, layout and autograd mode, since scores and golden digests depend on it.
+    from srlab.protocol.colour import rgb_to_y
+
+    g = torch.Generator().manual_seed(0)
+    for dtype in (torch.float32, torch.float64, torch.bfloat16):
+        uint8_like = torch.randint(0, 256, (4, 3, 17, 9), generator=g).to(dtype) / 255
+        for rgb in (uint8_like, torch.rand(3, 5, 8, generator=g).to(dtype)):
+            assert torch.equal(rgb_to_y(rgb), _textbook_y(rgb))
+    channels_last = torch.rand(2, 3, 6, 6, generator=g).contiguous(memory_format=torch.channels_last)
+    assert torch.equal(rgb_to_y(channels_last), _textbook_y(channels_last))
+    with torch.inference_mode():
+        rgb = torch.rand(1, 3, 4, 4, generator=g)
+        assert torch.equal(rgb_to_y(rgb), _textbook_y(rgb))
+    rgb = torch.rand(1, 3, 4, 4, generator=g, requires_grad=True)
+    y = rgb_to_y(rgb)
+    assert torch.equal(y, _textbook_y(rgb))
+    y.sum().backward()
+    torch.testing.assert_close(
+        rgb.grad[0, :, 0, 0] * 255, torch.tensor([65.481, 128.553, 24.966]), rtol=0, atol=1e-4
+    )

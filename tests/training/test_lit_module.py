@@ -98,3 +98,51 @@ def test_validation_psnr_of_fixed_weights_does_not_depend_on_the_trainer_precisi
     if device.type == "cuda":  # and CPU and CUDA agree on the same weights
         on_cpu = _validate(module, datamodule, device="cpu", precision="32-true")
         assert on_cpu["val/psnr"] == pytest.approx(reference["val/psnr"], abs=1e-3)
+
+
+def test_progress_bar_updates_every_n_steps_and_the_loss_is_logged_on_those_steps(
+    tmp_path, monkeypatch
+):
+    """srlab's bar touches its task and metrics every `every_n_steps` steps (the stock rich bar
+    does on every step, and redraws from a thread: ~2% of a CPU step); SRModule logs train/loss
+    on exactly the steps a reader (the bar, or the logger every log_every_n_steps) looks."""
+    import lightning as L
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    from srlab.training.callbacks.progress import StepProgressBar
+    from srlab.training.lit_module import SRModule
+
+    write_images(tmp_path / "train", 2, size=(48, 48), seed=1)
+    write_images(tmp_path / "val", 1, size=(30, 30), seed=2)
+    module, datamodule = _parts(tmp_path, tmp_path / "val", ["data.patches_per_epoch=200"])
+    bar_steps, logged_steps = [], []
+    stock_update = RichProgressBar.on_train_batch_end
+
+    def spy_update(self, trainer, *args):
+        bar_steps.append(trainer.global_step)
+        return stock_update(self, trainer, *args)
+
+    stock_log = SRModule.log
+
+    def spy_log(self, name, *args, **kwargs):
+        if name == "train/loss":
+            logged_steps.append(self.global_step + 1)
+        return stock_log(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(RichProgressBar, "on_train_batch_end", spy_update)
+    monkeypatch.setattr(SRModule, "log", spy_log)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_steps=12,
+        logger=False,
+        log_every_n_steps=50,
+        limit_val_batches=0,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        callbacks=[StepProgressBar(every_n_steps=5)],
+    )
+    trainer.fit(module, datamodule=datamodule)
+    assert bar_steps == [5, 10, 12]  # and the last step
+    assert logged_steps == [1, 5, 10]
+    with pytest.raises(ValueError, match="every_n_steps"):
+        StepProgressBar(every_n_steps=0)

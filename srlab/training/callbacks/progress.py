@@ -31,7 +31,8 @@ class StepProgressBar(RichProgressBar):
         self.every_n_steps = int(every_n_steps)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        # global_step: already counts this step here, as SRModule's logging decision does.
-        last = batch_idx + 1 >= self.total_train_batches
-        if trainer.global_step % self.every_n_steps == 0 or last or trainer.should_stop:
+        # global_step already counts this step here, as SRModule's logging decision does.
+        step, max_steps = trainer.global_step, trainer.max_steps
+        last = batch_idx + 1 >= trainer.num_training_batches or 0 < max_steps <= step
+        if step % self.every_n_steps == 0 or last or trainer.should_stop:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)

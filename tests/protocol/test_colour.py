@@ -32,7 +32,9 @@ def test_rgb_to_y_is_bit_identical_to_the_textbook_expression():
         uint8_like = torch.randint(0, 256, (4, 3, 17, 9), generator=g).to(dtype) / 255
         for rgb in (uint8_like, torch.rand(3, 5, 8, generator=g).to(dtype)):
             assert torch.equal(rgb_to_y(rgb), _textbook_y(rgb))
-    channels_last = torch.rand(2, 3, 6, 6, generator=g).contiguous(memory_format=torch.channels_last)
+    channels_last = torch.rand(2, 3, 6, 6, generator=g).contiguous(
+        memory_format=torch.channels_last
+    )
     assert torch.equal(rgb_to_y(channels_last), _textbook_y(channels_last))
     with torch.inference_mode():
         rgb = torch.rand(1, 3, 4, 4, generator=g)

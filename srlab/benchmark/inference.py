@@ -234,9 +234,10 @@ def inference_section(
         )
     section.notes.append(
         f"Output megapixels per second, float32 on the CPU ({torch.get_num_threads()} threads), "
-        f"median of {ctx.repeats} images after {ctx.warmup} warm-up images. The three "
-        "alternate image by image (bare, tiled, whole, bare, …); a ratio is the median over "
-        "rounds of srlab's rate over the mean of the bare images just before and after. srlab: "
+        f"median of {ctx.repeats} images after {ctx.warmup} warm-up images. The four "
+        "alternate image by image (bare, tiled, whole, the network alone on srlab's tiles, bare, "
+        "…); a ratio is the median over rounds of that image's rate over the mean of the bare "
+        "images just before and after. srlab: "
         "`Upscaler.upscale` (Y network, Cb/Cr by bicubic, RGB uint8 out; decoding and PNG "
         "writing excluded); bare: `net(y)` on the Y channel. Tiles recompute their overlap, "
         "which the ratio includes."

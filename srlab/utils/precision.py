@@ -48,6 +48,14 @@ def _precision_flags() -> list:
     return owners
 
 
+def _autocast_on(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type`` (True when torch cannot say: assume the worst)."""
+    try:
+        return bool(torch.is_autocast_enabled(device_type))
+    except (RuntimeError, TypeError):
+        return True
+
+
 def _autocast_off(device_type: str):
     available = getattr(torch.amp, "is_autocast_available", None)
     if available is not None and not available(device_type):
@@ -73,7 +81,7 @@ def full_float32(device_type: str = "cpu") -> Iterator[None]:
             yield
         return
     depths = _depths()
-    if depths.get(device_type) and not torch.is_autocast_enabled(device_type):
+    if depths.get(device_type) and not _autocast_on(device_type):
         # Nested inside another full_float32 block for this device (e.g. imresize inside the
         # DataModule's degradation): the flags are already set; setting and restoring them
         # again costs ~40 µs per call, a visible share of a CPU training step's data path.

@@ -12,9 +12,10 @@ class StepProgressBar(RichProgressBar):
     The stock bar updates its task and metrics on every step and redraws from a background thread
     ``refresh_rate`` times a second; on a CPU whose cores are all busy with the network, that
     thread's Python work preempts a compute thread and stalls the step. Measured on SRCNN 9-1-5
-    (2-core CPU, bf16): srlab/bare 0.95-0.97 with the stock bar at 10 redraws a second, 0.97-0.98
-    without any bar (BENCHMARKS.md). The step count shown still advances every ``every_n_steps``
-    steps, and validation and epoch ends update it as before.
+    (2-core CPU, bf16, srlab's step on a fixed batch against the bare loop, windows interleaved
+    as ``python -m srlab.bench`` does): 0.95-0.97 with the stock bar at 10 redraws a second,
+    0.97-0.98 without any bar (README, "Performance and defaults"). The step count shown still
+    advances every ``every_n_steps`` steps, and validation and epoch ends update it as before.
 
     Args:
         refresh_rate: redraws per second at most (Lightning's meaning for the rich bar).

@@ -17,6 +17,7 @@ TINY = [
     "training.models=[srcnn_915]",
     "training.settings=[{precision: 32-true},{precision: bf16-mixed, channels_last: true}]",
     'training.variants=[["data.batch_size=2"]]',
+    "training.gap=true",
     "datapath.model=srcnn_915",
     "datapath.degradations=[bicubic,blur_bicubic,noisy,realistic]",
     "inference.models=[srcnn_915]",
@@ -62,6 +63,7 @@ def test_bench_writes_every_section_and_row(tmp_path, image_dirs, monkeypatch):
     for title in (
         "Training throughput",
         "Where a step's time goes",
+        "What the gap is made of",
         "The bare loop by setting",
         "Data path alone",
         "Inference",
@@ -73,6 +75,8 @@ def test_bench_writes_every_section_and_row(tmp_path, image_dirs, monkeypatch):
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert any(r.startswith("| SRCNN 9-1-5 | cpu,") for r in rows)  # srlab vs bare
     assert any("| 2 x 24x24 (data.batch_size=2) |" in r for r in rows)  # a variant's row
+    (gap_row,) = [r for r in rows if r.startswith("| SRCNN 9-1-5 |") and r.count("|") == 6]
+    assert all(float(cell) > 0 for cell in gap_row.strip("| ").split(" | ")[1:])
     assert sum(r.startswith("| degradation=") for r in rows) == 4
     assert any(r.startswith("| DataModule loader") for r in rows)
     (inference_row,) = [r for r in rows if "RGB x3 (tile" in r]
@@ -117,3 +121,10 @@ def test_bench_cuda_section_runs_on_a_gpu(tmp_path, image_dirs):
     assert headlines[0].startswith("training ratio srlab/bare (srcnn 9-1-5, cuda, ")
     text = out.read_text()
     assert "synchronised at every phase" in text and "not measured" not in text
+
+
+def test_premade_datamodule_names_what_it_can_premake():
+    from srlab.benchmark.gap import PremadeDataModule
+
+    with pytest.raises(ValueError, match="premade must be one of"):
+        PremadeDataModule("everything", train_source=None, val_source=None)

@@ -67,6 +67,7 @@ def _section(key: str, cfg: DictConfig, ctx):
             list(cfg.training.models),
             list(cfg.training.settings),
             [list(v) for v in cfg.training.get("variants", [])],
+            bool(cfg.training.get("gap", False)),
         )
     if key == "datapath":
         from srlab.benchmark.datapath import datapath_section

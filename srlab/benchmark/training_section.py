@@ -28,11 +28,17 @@ from srlab.benchmark.training import (
 
 
 def training_section(
-    ctx: Context, models: list[str], settings_grid: list[dict], variants: list[list[str]] = ()
+    ctx: Context,
+    models: list[str],
+    settings_grid: list[dict],
+    variants: list[list[str]] = (),
+    gap: bool = False,
 ) -> Section:
     """srlab against the bare loop for each network, with srlab's defaults applied to both (and
     once more per ``variants`` entry: extra overrides for both sides, e.g. a larger batch); the
-    per-phase breakdown; and the bare loop under each precision / memory format / compile setting.
+    per-phase breakdown; with ``gap``, the same run with parts of the data path pre-made
+    (:mod:`srlab.benchmark.gap`); and the bare loop under each precision / memory format / compile
+    setting.
     """
     section = Section(
         "training",
@@ -47,11 +53,13 @@ def training_section(
             "srlab / bare",
         ],
     )
-    breakdowns, grid_rows = [], []
+    breakdowns, grid_rows, gap_rows = [], [], []
     for model in models:
         for variant in [[], *variants]:
             default = not variant
             measured, settings, cfg, loop, batch = _compare(ctx, model, [*variant])
+            if default and gap:
+                gap_rows.append(_gap_row(ctx, model, cfg, settings, measured.ratio))
             srlab, bare, ratio = measured.srlab, measured.bare, measured.ratio
             srlab_phases = StepBreakdown.latest.medians_ms() if StepBreakdown.latest else {}
             device = settings.device
@@ -108,6 +116,19 @@ def training_section(
             + "\n\n".join(breakdowns)
             + "\n\n"
         )
+    if gap_rows:
+        section.extra += (
+            "### What the gap is made of\n\n"
+            "srlab / bare as above, with more and more of the training batch made once and "
+            "reused (`srlab.benchmark.gap.PremadeDataModule`): the steps between columns are "
+            "what cropping, making the LR images and converting to the network's colour cost "
+            "inside a real step; the last column is Lightning's loop with srlab's module and "
+            "callbacks alone.\n\n"
+            "| network | srlab as is | crops made once | + LR made once | + batch in the "
+            "network's colour, made once |\n|---|---:|---:|---:|---:|\n"
+            + "\n".join(gap_rows)
+            + "\n\n"
+        )
     if any(grid_rows):
         names = [setting_label(s) for s in settings_grid]
         section.extra += (
@@ -121,6 +142,18 @@ def training_section(
             + "\n"
         )
     return section
+
+
+def _gap_row(ctx: Context, model: str, cfg: DictConfig, settings: Settings, ratio: float) -> str:
+    """One markdown row: srlab/bare as is, then with each part of the batch pre-made."""
+    from srlab.benchmark.gap import PREMADE, gap_overrides
+
+    cells = [f"{ratio:.3f}"]
+    for premade in PREMADE:
+        channels = int(cfg.model.net.get("in_channels", 3))
+        measured, _, _, _, _ = _compare(ctx, model, gap_overrides(premade, channels))
+        cells.append(f"{measured.ratio:.3f}")
+    return f"| SRCNN {settings.network} | " + " | ".join(cells) + " |"
 
 
 def _compare(ctx: Context, model: str, variant: list[str]):

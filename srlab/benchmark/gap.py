@@ -1,0 +1,76 @@
+"""What srlab's step costs beyond the bare loop, part by part: the same run with parts of the
+data path replaced by a pre-made batch.
+
+:class:`PremadeDataModule` is :class:`~srlab.data.datamodule.SRDataModule` with one training batch
+made once and reused from a chosen point on (validation is untouched):
+
+* ``crops``: the DataLoader yields the same uint8 crops every step (no cropping; the LR is still
+  made, and the colour conversion still runs, every step);
+* ``lr``: the LR is made once too (``on_after_batch_transfer`` returns the same float batch);
+* ``model_space``: the batch is also converted once to the network's colour mode, so
+  ``SRModule.training_step`` converts nothing: what is left is Lightning's loop, srlab's module
+  and callbacks.
+
+Each variant is timed as ``python -m srlab.bench`` times srlab (windows interleaved with the bare
+loop's): the differences between the rows are what cropping, making LR images and converting
+colour cost inside a real step, which is more than in isolation (their memory traffic meets caches
+the step's activations have just filled).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from srlab.data.datamodule import SRDataModule
+from srlab.data.datasets import collate_patches
+from srlab.protocol.colour import to_model_space
+
+PREMADE = ("crops", "lr", "model_space")
+
+
+class PremadeDataModule(SRDataModule):
+    """:class:`SRDataModule` whose training batch is made once (see the module doc).
+
+    Args:
+        premade: ``"crops"``, ``"lr"`` or ``"model_space"``.
+        model_channels: the network's ``in_channels`` (``"model_space"`` only).
+        **kwargs: :class:`SRDataModule`'s arguments.
+    """
+
+    def __init__(self, premade: str, model_channels: int = 3, **kwargs) -> None:
+        if premade not in PREMADE:
+            raise ValueError(f"premade must be one of {PREMADE}, got {premade!r}")
+        super().__init__(**kwargs)
+        self.premade, self.model_channels = premade, int(model_channels)
+        self._crops: dict | None = None
+        self._made: dict | None = None
+
+    def train_dataloader(self):
+        self.setup("fit")
+        if self._crops is None:
+            self._crops = collate_patches(self.train_set.__getitems__(list(range(self.batch_size))))
+        return itertools.repeat(self._crops, len(self.train_set) // self.batch_size)
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        training = self.trainer is not None and self.trainer.training
+        if not training or self.premade == "crops":
+            return super().on_after_batch_transfer(batch, dataloader_idx)
+        if self._made is None:
+            made = self.degrade(batch, training=True)
+            if self.premade == "model_space":
+                made = {
+                    **made,
+                    "lr": to_model_space(made["lr"], self.model_channels),
+                    "hr": to_model_space(made["hr"], self.model_channels),
+                }
+            self._made = made
+        return self._made
+
+
+def gap_overrides(premade: str, cfg_in_channels: int) -> list[str]:
+    """``srlab.train`` overrides that swap the DataModule for :class:`PremadeDataModule`."""
+    return [
+        "data._target_=srlab.benchmark.gap.PremadeDataModule",
+        f"+data.premade={premade}",
+        f"+data.model_channels={int(cfg_in_channels)}",
+    ]

@@ -58,10 +58,10 @@ def training_section(
         for variant in [[], *variants]:
             default = not variant
             measured, settings, cfg, loop, batch = _compare(ctx, model, [*variant])
-            if default and gap:
-                gap_rows.append(_gap_row(ctx, model, cfg, settings, measured.ratio))
             srlab, bare, ratio = measured.srlab, measured.bare, measured.ratio
             srlab_phases = StepBreakdown.latest.medians_ms() if StepBreakdown.latest else {}
+            if default and gap:  # after reading this run's breakdown: the gap runs make their own
+                gap_rows.append(_gap_row(ctx, model, cfg, settings, ratio))
             device = settings.device
             section.rows.append(
                 [

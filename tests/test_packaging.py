@@ -111,31 +111,20 @@ def test_every_command_runs_from_outside_the_checkout(installed, tmp_path):
     )
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     assert "| bicubic | Set5 |" in evaluate.stdout
-    infer = _run(
-        installed,
-        tmp_path,
-        "-m",
-        "srlab.infer",
-        "ckpt=bicubic",
-        "scale=2",
-        f"input={tmp_path / 'photos'}",
-        f"output={tmp_path / 'up'}",
-    )
-    assert infer.returncode == 0, infer.stderr[-3000:]
-    assert (tmp_path / "up" / "img_000.png").is_file()
-    # The bundled weights travel in the wheel: a fresh install upscales with them offline.
-    bundled = _run(
-        installed,
-        tmp_path,
-        "-m",
-        "srlab.infer",
-        "ckpt=srcnn",
-        "scale=4",
-        f"input={tmp_path / 'photos'}",
-        f"output={tmp_path / 'up4'}",
-    )
-    assert bundled.returncode == 0, bundled.stderr[-3000:]
-    assert (tmp_path / "up4" / "img_000.png").is_file()
+    # ckpt=srcnn: the bundled weights travel in the wheel; a fresh install upscales offline.
+    for ckpt, scale, folder in (("bicubic", 2, "up"), ("srcnn", 4, "up4")):
+        infer = _run(
+            installed,
+            tmp_path,
+            "-m",
+            "srlab.infer",
+            f"ckpt={ckpt}",
+            f"scale={scale}",
+            f"input={tmp_path / 'photos'}",
+            f"output={tmp_path / folder}",
+        )
+        assert infer.returncode == 0, infer.stderr[-3000:]
+        assert (tmp_path / folder / "img_000.png").is_file()
 
 
 def test_a_user_config_directory_adds_a_model_that_trains(installed, tmp_path):

@@ -46,8 +46,7 @@ class PremadeDataModule(SRDataModule):
         self._made: dict | None = None
 
     def train_dataloader(self):
-        self.setup("fit")
-        if self._crops is None:
+        if self._crops is None:  # Lightning has run setup("fit"): train_set exists
             self._crops = collate_patches(self.train_set.__getitems__(list(range(self.batch_size))))
         return itertools.repeat(self._crops, len(self.train_set) // self.batch_size)
 

@@ -148,9 +148,8 @@ def _gap_row(ctx: Context, model: str, cfg: DictConfig, settings: Settings, rati
     """One markdown row: srlab/bare as is, then with each part of the batch pre-made."""
     from srlab.benchmark.gap import PREMADE, gap_overrides
 
-    cells = [f"{ratio:.3f}"]
+    cells, channels = [f"{ratio:.3f}"], int(cfg.model.net.get("in_channels", 3))
     for premade in PREMADE:
-        channels = int(cfg.model.net.get("in_channels", 3))
         measured, _, _, _, _ = _compare(ctx, model, gap_overrides(premade, channels))
         cells.append(f"{measured.ratio:.3f}")
     return f"| SRCNN {settings.network} | " + " | ".join(cells) + " |"

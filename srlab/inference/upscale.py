@@ -19,18 +19,29 @@ import torch
 from srlab.degradations.bicubic_conv import bicubic_upsample_conv
 from srlab.degradations.resize import imresize
 from srlab.inference.tiling import receptive_radius, tile_spans, tiled_forward
-from srlab.protocol.colour import rgb_to_ycbcr, to_image_space, to_model_space
+from srlab.protocol.colour import (
+    rgb_to_ycbcr,
+    to_image_space,
+    to_model_space,
+    ycbcr_to_rgb_integer,
+)
 
 log = logging.getLogger("srlab.infer")
 
 
 def _round(x: torch.Tensor, max_value: int, dtype: torch.dtype) -> torch.Tensor:
-    """``x`` in [0, 1] (float, consumed) -> the integer grid of ``max_value``, on the CPU.
+    """``x (B, C, H, W)`` in [0, 1] (float, consumed) -> the integer grid of ``max_value``, on the
+    CPU, in channels-last memory (interleaved pixels: the output array's layout, so the tile's
+    copy into it is a plain row copy).
 
     In place: at output size every pass over a float image costs as much as a small network layer.
+    Truncating a value >= 0 (the copy into an integer tensor) is flooring it.
     """
-    x = x.clamp_(0, 1).mul_(max_value).add_(0.5).floor_()
-    return (x.to(dtype) if dtype == torch.uint8 else x.to(torch.int32).to(dtype)).cpu()
+    x = x.clamp_(0, 1).mul_(max_value).add_(0.5)
+    b, c, h, w = x.shape
+    out = torch.empty((b, h, w, c), dtype=dtype, device=x.device).permute(0, 3, 1, 2)
+    out.copy_(x if dtype == torch.uint8 else x.to(torch.int32))
+    return out.cpu()
 
 
 def _bicubic_up(x: torch.Tensor, scale: int) -> torch.Tensor:
@@ -101,12 +112,13 @@ class Upscaler:
             # conversions' passes vectorised (5-10x faster than on interleaved channels).
             x = tile.to(device=self.device, dtype=torch.float32).contiguous() / max_value
             sr = self._run_net(to_model_space(x, model_channels))
-            cbcr = None
-            if sr.shape[1] < channels:
+            if sr.shape[1] == 1 and channels == 3:
                 # Cb/Cr of the bicubic image = bicubic of the input's Cb/Cr (both are linear and
                 # bicubic weights sum to 1): converted at LR size, 2 channels upsampled, not 3.
                 cbcr = _bicubic_up(rgb_to_ycbcr(x)[:, 1:], self.scale)
-            return _round(to_image_space(sr, channels, cbcr=cbcr), max_value, out_dtype)
+                # to_image_space + _round in one affine pass per channel (ycbcr_to_rgb_integer).
+                return ycbcr_to_rgb_integer(sr, cbcr, max_value, out_dtype).cpu()
+            return _round(to_image_space(sr, channels), max_value, out_dtype)
 
         return fn
 

@@ -46,3 +46,32 @@ def test_rgb_to_y_is_bit_identical_to_the_textbook_expression():
     torch.testing.assert_close(
         rgb.grad[0, :, 0, 0] * 255, torch.tensor([65.481, 128.553, 24.966]), rtol=0, atol=1e-4
     )
+
+
+def test_ycbcr_to_rgb_integer_is_the_rounded_clamped_inverse_in_interleaved_memory():
+    # The upscaler's fused output pass must give the pixels of the unfused protocol path: equal
+    # except where float rounding puts a value within ~1e-4 of a rounding boundary (one level).
+    from srlab.protocol.colour import rgb_to_ycbcr, ycbcr_to_rgb, ycbcr_to_rgb_integer
+
+    g = torch.Generator().manual_seed(0)
+    rgb = torch.rand(2, 3, 64, 80, generator=g)
+    rgb[0, :, :4] = torch.tensor([0.0, 1.0, 0.0])[:, None, None]  # saturated rows
+    ycc = rgb_to_ycbcr(rgb)
+    ycc[1, 0, :2] += 0.2  # Y pushed out of gamut: clamped to the grid's ends
+    ycc[1, 0, 2:4] -= 0.3
+    # Float32 itself leaves ~0.3% of 16-bit values one level from the float64 truth.
+    for max_value, dtype, rate in ((255, torch.uint8, 1e-3), (65535, torch.uint16, 1e-2)):
+        got = ycbcr_to_rgb_integer(ycc[:, :1], ycc[:, 1:], max_value, dtype)
+        assert got.dtype == dtype and got.shape == rgb.shape
+        assert got.is_contiguous(memory_format=torch.channels_last)
+        want = (ycbcr_to_rgb(ycc.double()).clamp(0, 1) * max_value + 0.5).floor()
+        diff = (got.to(torch.int64) - want.to(torch.int64)).abs()
+        assert int(diff.max()) <= 1
+        assert float((diff > 0).double().mean()) < rate
+        assert int(got.to(torch.int64).min()) == 0 and int(got.to(torch.int64).max()) == max_value
+    try:
+        ycbcr_to_rgb_integer(ycc[:, :1], ycc[:, 1:], 255, torch.float32)
+    except ValueError as e:
+        assert "integer" in str(e)
+    else:
+        raise AssertionError("a float output dtype must be refused")

@@ -110,13 +110,6 @@ def time_windows(
     return Rate.of(rates)
 
 
-def window_rates(stamps: Sequence[float], items_per_step: float, window: int) -> list[float]:
-    """Rates of consecutive windows from clock readings taken every ``window`` steps."""
-    return [
-        items_per_step * window / (b - a) for a, b in zip(stamps, stamps[1:], strict=False) if b > a
-    ]
-
-
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from srlab.benchmark.common import Rate, Section, window_rates
+from srlab.benchmark.common import Rate, Section
 from srlab.benchmark.report import write
 
 
@@ -28,7 +28,6 @@ def test_rates_pool_windows_and_format_their_spread():
     rate = Rate.of([10.0, 30.0, 20.0]) + Rate.of([40.0])
     assert rate.windows == 4 and rate.median == 25.0 and (rate.low, rate.high) == (10.0, 40.0)
     assert Rate.of([1234.0, 1000.0]).fmt() == "1,117 (1,000–1,234)"
-    assert window_rates([0.0, 1.0, 3.0], items_per_step=4, window=2) == [8.0, 4.0]
 
 
 def test_step_clock_interleaves_bare_windows_outside_srlabs_windows(monkeypatch):

@@ -9,8 +9,11 @@ Phases (milliseconds per step, medians over the measured steps):
 
 * ``loader`` — from the end of one step to the start of the next, minus the degradation: the
   training loop's bookkeeping, the next batch from the DataLoader (crops and collation, or the
-  wait for a worker), the host-to-device copy;
-* ``degradation`` — ``on_after_batch_transfer``: uint8 to float and the LR made on the device;
+  wait for a worker), the host-to-device copy; with batches made ahead
+  (:class:`~srlab.data.datamodule.BatchesAhead`, CPU default) also their LR and colour
+  conversion, every ``data.batches_ahead`` steps;
+* ``degradation`` — ``on_after_batch_transfer``: uint8 to float and the LR made on the device
+  (0 with batches made ahead);
 * ``forward`` — ``training_step``: colour conversion, network, loss, ``self.log`` (and the
   gradients' reset before it);
 * ``backward``;

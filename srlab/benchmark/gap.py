@@ -4,10 +4,10 @@ data path replaced by a pre-made batch.
 :class:`PremadeDataModule` is :class:`~srlab.data.datamodule.SRDataModule` with one training batch
 made once and reused from a chosen point on (validation is untouched):
 
-* ``crops``: the DataLoader yields the same uint8 crops every step (no cropping; the LR is still
-  made, and the colour conversion still runs, every step);
-* ``lr``: the LR is made once too (``on_after_batch_transfer`` returns the same float batch);
-* ``model_space``: the batch is also converted once to the network's colour mode, so
+* ``crops``: the DataLoader yields the same uint8 crops every step (no cropping; the LR and the
+  colour conversion are still made for every batch, ahead as srlab makes them:
+  :class:`~srlab.data.datamodule.BatchesAhead`);
+* ``model_space``: the LR is made once too, in the network's colour mode, so
   ``SRModule.training_step`` converts nothing: what is left is Lightning's loop, srlab's module
   and callbacks.
 
@@ -21,18 +21,18 @@ from __future__ import annotations
 
 import itertools
 
-from srlab.data.datamodule import SRDataModule
+from srlab.data.datamodule import BatchesAhead, SRDataModule
 from srlab.data.datasets import collate_patches
 from srlab.protocol.colour import to_model_space
 
-PREMADE = ("crops", "lr", "model_space")
+PREMADE = ("crops", "model_space")
 
 
 class PremadeDataModule(SRDataModule):
     """:class:`SRDataModule` whose training batch is made once (see the module doc).
 
     Args:
-        premade: ``"crops"``, ``"lr"`` or ``"model_space"``.
+        premade: ``"crops"`` or ``"model_space"``.
         model_channels: the network's ``in_channels`` (``"model_space"`` only).
         **kwargs: :class:`SRDataModule`'s arguments.
     """
@@ -48,21 +48,23 @@ class PremadeDataModule(SRDataModule):
     def train_dataloader(self):
         if self._crops is None:  # Lightning has run setup("fit"): train_set exists
             self._crops = collate_patches(self.train_set.__getitems__(list(range(self.batch_size))))
-        return itertools.repeat(self._crops, len(self.train_set) // self.batch_size)
+        steps = len(self.train_set) // self.batch_size
+        ahead = self._batches_ahead()
+        if self.premade == "crops" and ahead > 1:  # LR and colour made ahead, as srlab does
+            return BatchesAhead([self._crops] * steps, self, ahead)
+        return itertools.repeat(self._crops, steps)
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         training = self.trainer is not None and self.trainer.training
         if not training or self.premade == "crops":
             return super().on_after_batch_transfer(batch, dataloader_idx)
-        if self._made is None:
+        if self._made is None:  # "model_space": made once, in the network's colour mode
             made = self.degrade(batch, training=True)
-            if self.premade == "model_space":
-                made = {
-                    **made,
-                    "lr": to_model_space(made["lr"], self.model_channels),
-                    "hr": to_model_space(made["hr"], self.model_channels),
-                }
-            self._made = made
+            self._made = {
+                **made,
+                "lr": to_model_space(made["lr"], self.model_channels),
+                "hr": to_model_space(made["hr"], self.model_channels),
+            }
         return self._made
 
 

@@ -121,13 +121,12 @@ def training_section(
             "### What the gap is made of\n\n"
             "srlab / bare as above, with more and more of the training batch made once and "
             "reused (`srlab.benchmark.gap.PremadeDataModule`): the steps between columns are "
-            "what cropping, making the LR images and converting to the network's colour cost "
-            "inside a real step; the last column is Lightning's loop with srlab's module and "
-            "callbacks alone.\n\n"
-            "| network | srlab as is | crops made once | + LR made once | + batch in the "
-            "network's colour, made once |\n|---|---:|---:|---:|---:|\n"
-            + "\n".join(gap_rows)
-            + "\n\n"
+            "what cropping, then making the LR images and converting them and the HR to the "
+            "network's colour (made ahead, several batches at a time: `data.batches_ahead`) "
+            "cost inside a real step; the last column is Lightning's loop with srlab's module "
+            "and callbacks alone.\n\n"
+            "| network | srlab as is | crops made once | + LR and colour made once |\n"
+            "|---|---:|---:|---:|\n" + "\n".join(gap_rows) + "\n\n"
         )
     if any(grid_rows):
         names = [setting_label(s) for s in settings_grid]

@@ -102,9 +102,19 @@ class SRModule(L.LightningModule):
         return self(to_model_space(lr_image, self.in_channels))
 
     # ------------------------------------------------------------------ steps
+    def model_space_batch(self, batch: dict) -> dict:
+        """``batch`` with ``lr`` and ``hr`` in the network's colour mode (a no-op on a batch that
+        is already). :class:`~srlab.data.datamodule.BatchesAhead` calls it on the batches it
+        makes ahead, while they are still in the caches."""
+        return {
+            **batch,
+            "lr": to_model_space(batch["lr"], self.in_channels),
+            "hr": to_model_space(batch["hr"], self.in_channels),
+        }
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        lr = to_model_space(batch["lr"], self.in_channels)
-        hr = to_model_space(batch["hr"], self.in_channels)
+        batch = self.model_space_batch(batch)
+        lr, hr = batch["lr"], batch["hr"]
         sr = self(lr)
         loss = self.loss_fn(sr, hr)
         if self._loss_is_read_this_step():

@@ -5,7 +5,7 @@ phase of ``srlab.train``'s step; on CUDA it synchronises at every boundary (so e
 charged its own GPU work, and the step is slower than without the breakdown). On the CPU, whose
 ops are synchronous, it only reads the clock and costs microseconds.
 
-Phases (milliseconds per step, medians over the measured steps):
+Phases (milliseconds per step, means over the measured steps):
 
 * ``loader`` — from the end of one step to the start of the next, minus the degradation: the
   training loop's bookkeeping, the next batch from the DataLoader (crops and collation, or the
@@ -97,12 +97,16 @@ class StepBreakdown(L.Callback):
             }
         )
 
-    def medians_ms(self) -> dict[str, float]:
-        """Median milliseconds per phase (and ``total``: the median of the steps' sums)."""
+    def per_step_ms(self) -> dict[str, float]:
+        """Mean milliseconds per phase over the measured steps (and ``total``, their sum).
+
+        Means, not medians: batches made ahead (:class:`~srlab.data.datamodule.BatchesAhead`)
+        cost one step in every few, which a median would not show.
+        """
         if not self.steps:
             return {}
-        out = {p: 1000 * statistics.median(s[p] for s in self.steps) for p in PHASES}
-        out["total"] = 1000 * statistics.median(sum(s.values()) for s in self.steps)
+        out = {p: 1000 * statistics.fmean(s[p] for s in self.steps) for p in PHASES}
+        out["total"] = sum(out.values())
         return out
 
 

@@ -108,7 +108,7 @@ def cuda_section(
         if StepBreakdown.latest is not None:
             breakdowns.append(
                 f"**SRCNN {settings.network}** (synchronised at every phase):\n\n"
-                + breakdown_table(StepBreakdown.latest.medians_ms(), bare_phases)
+                + breakdown_table(StepBreakdown.latest.per_step_ms(), bare_phases)
             )
     section.extra = "\n\n".join(breakdowns) + "\n" if breakdowns else ""
     section.notes.append(

@@ -46,7 +46,7 @@ class StepClock(L.Callback):
     """
 
     latest: StepClock | None = None
-    interleave: Callable[[], float] | None = None
+    interleave: Callable[[int], float] | None = None  # steps -> the bare loop's patches/s
 
     def __init__(self, warmup: int, window: int) -> None:
         StepClock.latest = self
@@ -64,7 +64,7 @@ class StepClock(L.Callback):
         if self._start is not None:
             self.durations.append(now - self._start)
         if StepClock.interleave is not None:
-            self.bare_rates.append(StepClock.interleave())
+            self.bare_rates.append(StepClock.interleave(self.window))
             sync(pl_module.device)
         self._start = time.perf_counter()
 
@@ -140,6 +140,7 @@ class Interleaved:
     srlab: Rate
     bare: Rate | None
     paired: list[float]  # each srlab window over its neighbouring bare windows
+    window: int  # steps per window (each side)
 
     @property
     def ratio(self) -> float:
@@ -156,29 +157,33 @@ def srlab_rate(
     window: int,
     repeats: int,
     run_dir,
-    bare_window: Callable[[], float] | None = None,
+    bare_window: Callable[[int], float] | None = None,
 ) -> tuple[Interleaved, Settings, DictConfig]:
     """Train with ``srlab.train`` for ``warmup + window * repeats`` steps; patches/s per window.
 
-    ``bare_window``: one timed window of the bare loop (returns patches/s), run before, between
-    and after srlab's windows (:class:`StepClock`). Returns the windows, the settings both sides
-    share and the resolved config of the run.
+    ``window`` is rounded up to a multiple of the training batches the run makes ahead
+    (``data.batches_ahead``): every window then pays for the same number of them.
+    ``bare_window(steps)``: one timed window of the bare loop (returns patches/s), run before,
+    between and after srlab's windows (:class:`StepClock`). Returns the windows, the settings both
+    sides share and the resolved config of the run.
     """
     from omegaconf import open_dict
 
     from srlab.train import train
 
-    steps = warmup + window * repeats
     overrides = [
         *extra,
         f"model={model}",
-        f"trainer.max_steps={steps}",
         "+callbacks.bench_clock._target_=srlab.benchmark.training.StepClock",
         f"+callbacks.bench_clock.warmup={warmup}",
-        f"+callbacks.bench_clock.window={window}",
     ]
     with train_config(overrides, run_dir) as cfg:
+        ahead = made_ahead(cfg)
+        window = -(-int(window) // ahead) * ahead
+        steps = warmup + window * repeats
         with open_dict(cfg):
+            cfg.trainer.max_steps = steps
+            cfg.callbacks.bench_clock.window = window
             # One epoch longer than the run: no epoch-end validation among the timed steps.
             cfg.data.patches_per_epoch = int(cfg.data.batch_size) * (steps + 2)
         resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
@@ -192,7 +197,23 @@ def srlab_rate(
     rates = clock.rates(batch) if clock else []
     bare = Rate.of(clock.bare_rates) if clock and clock.bare_rates else None
     paired = clock.paired_ratios(batch) if clock and bare_window else []
-    return Interleaved(Rate.of(rates), bare, paired), settings_of(resolved, model), resolved
+    return Interleaved(Rate.of(rates), bare, paired, window), settings_of(resolved, model), resolved
+
+
+def made_ahead(cfg: DictConfig) -> int:
+    """The training batches a run of ``cfg`` makes together (``data.batches_ahead`` resolved)."""
+    from srlab.data.datamodule import batches_ahead_for
+    from srlab.utils.hardware import training_device_type
+
+    devices = cfg.trainer.get("devices", 1)
+    return batches_ahead_for(
+        cfg.data.get("batches_ahead", 1),
+        device_type=training_device_type(cfg.trainer.accelerator),
+        num_workers=int(cfg.data.get("num_workers", 0)),
+        world_size=devices if isinstance(devices, int) else 1,
+        batch_size=int(cfg.data.batch_size),
+        patch_size=int(cfg.data.patch_size),
+    )
 
 
 def premade_batch(cfg: DictConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,6 @@ speed cannot favour either side) and writes the tables.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 
 import torch
@@ -53,13 +52,14 @@ def training_section(
             "srlab / bare",
         ],
     )
-    breakdowns, grid_rows, gap_rows = [], [], []
+    breakdowns, grid_rows, gap_rows, windows = [], [], [], {}
     for model in models:
         for variant in [[], *variants]:
             default = not variant
             measured, settings, cfg, loop, batch = _compare(ctx, model, [*variant])
             srlab, bare, ratio = measured.srlab, measured.bare, measured.ratio
-            srlab_phases = StepBreakdown.latest.medians_ms() if StepBreakdown.latest else {}
+            windows[settings.batch] = measured.window
+            srlab_phases = StepBreakdown.latest.per_step_ms() if StepBreakdown.latest else {}
             if default and gap:  # after reading this run's breakdown: the gap runs make their own
                 gap_rows.append(_gap_row(ctx, model, cfg, settings, ratio))
             device = settings.device
@@ -94,8 +94,11 @@ def training_section(
                 )
             grid_rows.append(settings_grid_row(cfg, settings, batch, settings_grid, ctx))
     section.notes += [
-        f"Median of {ctx.repeats} windows of {ctx.window} steps after {ctx.warmup} warm-up steps "
-        "(range in brackets). The two sides alternate in one process: a window of the bare loop "
+        f"Median of {ctx.repeats} windows after {ctx.warmup} warm-up steps (range in brackets); "
+        f"a window is {ctx.window} steps or more, a multiple of the training batches srlab makes "
+        "ahead (`data.batches_ahead`), so that every window pays for the same number of them: "
+        + ", ".join(f"{w} steps at batch {b}" for b, w in sorted(windows.items()))
+        + ". The two sides alternate in one process: a window of the bare loop "
         "runs before, between and after srlab's windows (srlab's clock is stopped meanwhile), so "
         "both see the machine at the same minutes; *srlab / bare* is the median over srlab's "
         "windows of its rate over the mean of the two bare windows around it. srlab: "
@@ -109,10 +112,13 @@ def training_section(
     if breakdowns:
         section.extra += (
             "### Where a step's time goes\n\n"
-            "Median ms per step (`srlab.benchmark.breakdown`): the srlab phases read the clock at "
+            "ms per step (`srlab.benchmark.breakdown`; srlab: the mean over its steps, which "
+            "counts the batches made ahead every few steps in full; bare: the median): the "
+            "srlab phases read the clock at "
             "Lightning's hooks; *loader* is the loop's bookkeeping plus the next batch (crops, "
-            "collation, host-to-device copy), *degradation* the LR made on the device, *forward* "
-            "`training_step` (colour conversion, network, loss, logging).\n\n"
+            "collation, host-to-device copy, and with batches made ahead their LR and colour "
+            "conversion), *degradation* the LR made on the device batch by batch (0 when made "
+            "ahead), *forward* `training_step` (colour conversion, network, loss, logging).\n\n"
             + "\n\n".join(breakdowns)
             + "\n\n"
         )
@@ -184,7 +190,7 @@ def _compare(ctx: Context, model: str, variant: list[str]):
             ctx.window,
             ctx.repeats,
             run_dir,
-            bare_window=functools.partial(loop.window_rate, ctx.window),
+            bare_window=loop.window_rate,
         )
     return measured, settings, cfg, loop, batch
 

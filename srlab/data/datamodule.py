@@ -226,23 +226,18 @@ class SRDataModule(L.LightningDataModule):
         return BatchesAhead(loader, self, ahead) if ahead > 1 else loader
 
     def _batches_ahead(self) -> int:
-        """How many training batches :class:`BatchesAhead` makes together (1: none ahead).
-
-        Only inside a fit (with a trainer) and in a single process: a DDP run needs the plain
-        DataLoader (Lightning gives it each rank's sampler).
-        """
+        """How many training batches :class:`BatchesAhead` makes together (1: none ahead)."""
         trainer = self.trainer
         if trainer is None:
             return 1
-        if trainer.world_size > 1:
-            if self.batches_ahead != "auto" and self.batches_ahead > 1:
-                log.warning("data.batches_ahead=%s is ignored under DDP", self.batches_ahead)
-            return 1
-        if self.batches_ahead != "auto":
-            return self.batches_ahead
-        if self.num_workers > 0 or trainer.strategy.root_device.type != "cpu":
-            return 1
-        return max(1, min(16, 2_000_000 // (self.batch_size * self.patch_size**2)))
+        return batches_ahead_for(
+            self.batches_ahead,
+            device_type=trainer.strategy.root_device.type,
+            num_workers=self.num_workers,
+            world_size=trainer.world_size,
+            batch_size=self.batch_size,
+            patch_size=self.patch_size,
+        )
 
     def val_dataloader(self) -> DataLoader:
         # Whole images differ in size: one per batch. In RAM or memory-mapped: no workers needed.
@@ -338,6 +333,29 @@ class SRDataModule(L.LightningDataModule):
     @staticmethod
     def _join(batches: list[dict]) -> dict:
         return {k: torch.cat([b[k] for b in batches]) for k in batches[0]}
+
+
+def batches_ahead_for(
+    batches_ahead: int | str,
+    *,
+    device_type: str,
+    num_workers: int,
+    world_size: int,
+    batch_size: int,
+    patch_size: int,
+) -> int:
+    """``data.batches_ahead`` resolved for a run: ``"auto"`` = as many batches as make ~2M HR
+    pixels (at most 16) when training on a CPU with ``num_workers=0``, else 1; always 1 under DDP
+    (Lightning gives each rank its sampler on a plain DataLoader only)."""
+    if world_size > 1:
+        if batches_ahead != "auto" and int(batches_ahead) > 1:
+            log.warning("data.batches_ahead=%s is ignored under DDP", batches_ahead)
+        return 1
+    if batches_ahead != "auto":
+        return int(batches_ahead)
+    if num_workers > 0 or device_type != "cpu":
+        return 1
+    return max(1, min(16, 2_000_000 // (batch_size * patch_size**2)))
 
 
 class BatchesAhead:

@@ -41,7 +41,8 @@ def test_step_clock_interleaves_bare_windows_outside_srlabs_windows(monkeypatch)
     monkeypatch.setattr(training.time, "perf_counter", lambda: now[0])
     bare_rates = iter([100.0, 300.0, 200.0])
 
-    def bare_window() -> float:
+    def bare_window(steps: int) -> float:
+        assert steps == 2  # as long as srlab's windows
         now[0] += 5.0  # a long bare window: must not count in srlab's windows
         return next(bare_rates)
 
@@ -58,5 +59,21 @@ def test_step_clock_interleaves_bare_windows_outside_srlabs_windows(monkeypatch)
     assert clock.bare_rates == [100.0, 300.0, 200.0]
     assert clock.rates(batch=8) == [8.0, 4.0]
     assert clock.paired_ratios(batch=8) == [8.0 / 200.0, 4.0 / 250.0]
-    result = training.Interleaved(Rate.of(clock.rates(8)), Rate.of(clock.bare_rates), [0.5, 0.9])
+    result = training.Interleaved(
+        Rate.of(clock.rates(8)), Rate.of(clock.bare_rates), [0.5, 0.9], window=2
+    )
     assert result.ratio == 0.7
+
+
+def test_timing_windows_span_whole_chunks_of_batches_made_ahead(tmp_path):
+    # A window must pay for the same number of chunks as the next: its length is rounded up to a
+    # multiple of the batches the run makes ahead (13 for SRCNN's 64 x 48 x 48 px on a CPU).
+    from srlab.benchmark.common import train_config
+    from srlab.benchmark.training import made_ahead
+
+    with train_config(["model=srcnn", "trainer.accelerator=cpu"], tmp_path) as cfg:
+        assert made_ahead(cfg) == 13
+    with train_config(["model=srcnn", "data.num_workers=2"], tmp_path) as cfg:
+        assert made_ahead(cfg) == 1
+    with train_config(["model=srcnn", "data.batches_ahead=4"], tmp_path) as cfg:
+        assert made_ahead(cfg) == 4

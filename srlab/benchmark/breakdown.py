@@ -54,7 +54,11 @@ class StepBreakdown(L.Callback):
             sync_now = pl_module.device.type == "cuda"
         if sync_now:
             sync(pl_module.device)
-        return time.perf_counter()
+        # Minus the time of the bare loop's windows that StepClock interleaves between steps
+        # (whichever of the two callbacks Lightning calls first): not srlab's time.
+        from srlab.benchmark.training import StepClock
+
+        return time.perf_counter() - StepClock.paused_s
 
     def setup(self, trainer: L.Trainer, pl_module, stage: str) -> None:
         datamodule = trainer.datamodule

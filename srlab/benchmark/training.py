@@ -47,6 +47,9 @@ class StepClock(L.Callback):
 
     latest: StepClock | None = None
     interleave: Callable[[int], float] | None = None  # steps -> the bare loop's patches/s
+    # Seconds spent in clock readings and bare windows so far: step timers (StepBreakdown)
+    # subtract them from the time between two steps.
+    paused_s: float = 0.0
 
     def __init__(self, warmup: int, window: int) -> None:
         StepClock.latest = self
@@ -67,6 +70,7 @@ class StepClock(L.Callback):
             self.bare_rates.append(StepClock.interleave(self.window))
             sync(pl_module.device)
         self._start = time.perf_counter()
+        StepClock.paused_s += self._start - now
 
     def rates(self, batch: int) -> list[float]:
         """srlab's patches/s per window."""

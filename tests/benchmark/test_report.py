@@ -47,6 +47,7 @@ def test_step_clock_interleaves_bare_windows_outside_srlabs_windows(monkeypatch)
         return next(bare_rates)
 
     training.StepClock.interleave = bare_window
+    paused_before = training.StepClock.paused_s
     try:
         clock = training.StepClock(warmup=2, window=2)
         module = SimpleNamespace(device="cpu")
@@ -56,6 +57,8 @@ def test_step_clock_interleaves_bare_windows_outside_srlabs_windows(monkeypatch)
     finally:
         training.StepClock.interleave = None
     assert clock.durations == [2.0, 4.0]  # steps 3-4 and 5-6, bare windows excluded
+    # ... and counted as paused, which StepBreakdown's clock subtracts.
+    assert training.StepClock.paused_s - paused_before == 15.0
     assert clock.bare_rates == [100.0, 300.0, 200.0]
     assert clock.rates(batch=8) == [8.0, 4.0]
     assert clock.paired_ratios(batch=8) == [8.0 / 200.0, 4.0 / 250.0]

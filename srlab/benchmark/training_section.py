@@ -59,8 +59,7 @@ def training_section(
             measured, settings, cfg, loop, batch = _compare(ctx, model, [*variant])
             srlab, bare, ratio = measured.srlab, measured.bare, measured.ratio
             windows[settings.batch] = measured.window
-            srlab_phases = StepBreakdown.latest.per_step_ms() if StepBreakdown.latest else {}
-            if default and gap:  # after reading this run's breakdown: the gap runs make their own
+            if default and gap:
                 gap_rows.append(_gap_row(ctx, model, cfg, settings, ratio))
             device = settings.device
             section.rows.append(
@@ -87,7 +86,8 @@ def training_section(
                 ctx.model_rate = srlab.median
                 ctx.model_rate_label = f"SRCNN {settings.network} srlab training, {settings.label}"
             bare_phases = bare_breakdown(loop.parts, torch.device(device), ctx.warmup, ctx.window)
-            if device == "cpu" and srlab_phases:
+            srlab_phases = _breakdown(ctx, model) if device == "cpu" else {}
+            if srlab_phases:
                 breakdowns.append(
                     f"**SRCNN {settings.network}** ({device}, {settings.label}):\n\n"
                     + breakdown_table(srlab_phases, bare_phases)
@@ -115,7 +115,8 @@ def training_section(
             "ms per step (`srlab.benchmark.breakdown`; srlab: the mean over its steps, which "
             "counts the batches made ahead every few steps in full; bare: the median): the "
             "srlab phases read the clock at "
-            "Lightning's hooks; *loader* is the loop's bookkeeping plus the next batch (crops, "
+            "Lightning's hooks, in a run of their own (the timed runs above have no such "
+            "instrumentation); *loader* is the loop's bookkeeping plus the next batch (crops, "
             "collation, host-to-device copy, and with batches made ahead their LR and colour "
             "conversion), *degradation* the LR made on the device batch by batch (0 when made "
             "ahead), *forward* `training_step` (colour conversion, network, loss, logging).\n\n"
@@ -160,6 +161,28 @@ def _gap_row(ctx: Context, model: str, cfg: DictConfig, settings: Settings, rati
     return f"| SRCNN {settings.network} | " + " | ".join(cells) + " |"
 
 
+def _breakdown(ctx: Context, model: str) -> dict[str, float]:
+    """ms per phase of srlab's step (:class:`StepBreakdown`), from a run of its own: the clock
+    reads at five hooks a step are kept out of the timed runs above."""
+    with scratch_dir(ctx.keep_dir) as run_dir:
+        StepBreakdown.latest = None
+        srlab_rate(
+            model,
+            [
+                *ctx.train_overrides,
+                # Clock reads only on the CPU (no sync); on CUDA see srlab.benchmark.cuda.
+                "+callbacks.bench_breakdown._target_=srlab.benchmark.breakdown.StepBreakdown",
+                f"+callbacks.bench_breakdown.skip={ctx.warmup}",
+                "+callbacks.bench_breakdown.synchronize=false",
+            ],
+            ctx.warmup,
+            ctx.window,
+            max(2, ctx.repeats // 2),
+            run_dir,
+        )
+    return StepBreakdown.latest.per_step_ms() if StepBreakdown.latest else {}
+
+
 def _compare(ctx: Context, model: str, variant: list[str]):
     """One srlab run of ``model`` with the bare loop's windows interleaved (``variant``: extra
     srlab.train overrides for both sides, e.g. another batch size).
@@ -176,16 +199,9 @@ def _compare(ctx: Context, model: str, variant: list[str]):
         loop = BareLoop(cfg, settings, *batch)
         for _ in range(ctx.warmup):
             loop.step()
-        StepBreakdown.latest = None
         measured, settings, cfg = srlab_rate(
             model,
-            [
-                *overrides,
-                # Clock reads only on the CPU (no sync): free; on CUDA a separate run below.
-                "+callbacks.bench_breakdown._target_=srlab.benchmark.breakdown.StepBreakdown",
-                f"+callbacks.bench_breakdown.skip={ctx.warmup}",
-                "+callbacks.bench_breakdown.synchronize=false",
-            ],
+            overrides,
             ctx.warmup,
             ctx.window,
             ctx.repeats,

@@ -5,7 +5,9 @@ Data flow (see ../ARCHITECTURE in the README):
     -> on_after_batch_transfer: float, degradation -> {"lr", "hr"} [on the training device]
 
 Making LR after the transfer means the resize/blur/noise/JPEG work runs on the GPU when training on
-a GPU, and the host only moves uint8 HR crops (4x less than float32).
+a GPU, and the host only moves uint8 HR crops (4x less than float32). Training on a CPU without
+workers, several batches are made together instead (:class:`BatchesAhead`, ``batches_ahead``):
+crops back to back, then one degradation and colour conversion of the joined batch.
 """
 
 from __future__ import annotations
@@ -366,8 +368,9 @@ class BatchesAhead:
     conversion land inside the step right after it has filled the caches with activations,
     where they take ~2x their isolated time. ``count`` batches are cropped back to back, then
     degraded and converted to the network's colour mode as one joined batch
-    (:meth:`SRDataModule.make_batches`) and handed out one per step: SRCNN 9-1-5 trains at 0.91
-    of the bare loop's speed instead of 0.88 (BENCHMARKS.md, training).
+    (:meth:`SRDataModule.make_batches`) and handed out one per step, at about half the cost per
+    batch: srlab/bare for SRCNN 9-1-5 0.887 -> 0.921, 9-5-5 0.925 -> 0.951 (both settings
+    alternating in one process, three rounds each; README, "Performance and defaults").
 
     The loader is iterated exactly as before (same sampler, same crops in the same order); the
     bicubic LR is bit-identical. A random degradation draws its parameters for the joined batch

@@ -75,7 +75,7 @@ class SRDataModule(L.LightningDataModule):
             back to back, then one degradation and colour conversion of the joined batch, handed
             out one batch per step.
             ``"auto"``: on a CPU with ``num_workers=0`` in a single process, as many batches as
-            make about 2 million HR pixels (14 batches of 64 x 48 x 48), at most 16; otherwise 1
+            make about 2 million HR pixels (13 batches of 64 x 48 x 48), at most 16; otherwise 1
             (workers or a GPU already take the data work off the step).
     """
 

@@ -114,6 +114,31 @@ class StepBreakdown(L.Callback):
         return out
 
 
+def breakdown_run(ctx, model: str, overrides: list[str], synchronize: bool) -> dict[str, float]:
+    """ms per phase of srlab's step from a ``srlab.train`` run of its own with
+    :class:`StepBreakdown` (``ctx``: the bench's :class:`~srlab.benchmark.common.Context`): the
+    hooks it adds to every step stay out of the timed runs."""
+    from srlab.benchmark.common import scratch_dir
+    from srlab.benchmark.training import srlab_rate
+
+    with scratch_dir(ctx.keep_dir) as run_dir:
+        StepBreakdown.latest = None
+        srlab_rate(
+            model,
+            [
+                *overrides,
+                "+callbacks.bench_breakdown._target_=srlab.benchmark.breakdown.StepBreakdown",
+                f"+callbacks.bench_breakdown.skip={ctx.warmup}",
+                f"+callbacks.bench_breakdown.synchronize={str(bool(synchronize)).lower()}",
+            ],
+            ctx.warmup,
+            ctx.window,
+            max(2, ctx.repeats // 2),
+            run_dir,
+        )
+    return StepBreakdown.latest.per_step_ms() if StepBreakdown.latest else {}
+
+
 def bare_breakdown(
     step_parts: tuple[
         Callable[[], torch.Tensor], Callable[[torch.Tensor], None], Callable[[], None]

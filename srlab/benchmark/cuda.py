@@ -17,7 +17,7 @@ import dataclasses
 
 import torch
 
-from srlab.benchmark.breakdown import StepBreakdown, bare_breakdown, breakdown_table
+from srlab.benchmark.breakdown import bare_breakdown, breakdown_run, breakdown_table
 from srlab.benchmark.common import Context, Section, scratch_dir, time_windows
 from srlab.benchmark.training import (
     PRECISION_LABELS,
@@ -88,27 +88,13 @@ def cuda_section(
             f"training ratio srlab/bare ({model.split('_')[0]} {settings.network}, cuda, "
             f"{PRECISION_LABELS.get(settings.precision, settings.precision)}): {ratio:.2f}"
         )
-        with scratch_dir(ctx.keep_dir) as run_dir:
-            StepBreakdown.latest = None
-            srlab_rate(
-                model,
-                [
-                    *overrides,
-                    "+callbacks.bench_breakdown._target_=srlab.benchmark.breakdown.StepBreakdown",
-                    f"+callbacks.bench_breakdown.skip={ctx.warmup}",
-                    "+callbacks.bench_breakdown.synchronize=true",
-                ],
-                ctx.warmup,
-                ctx.window,
-                max(2, ctx.repeats // 2),
-                run_dir,
-            )
+        srlab_phases = breakdown_run(ctx, model, overrides, synchronize=True)
         loop = BareLoop(cfg, settings, *tensors)
         bare_phases = bare_breakdown(loop.parts, device, ctx.warmup, ctx.window)
-        if StepBreakdown.latest is not None:
+        if srlab_phases:
             breakdowns.append(
                 f"**SRCNN {settings.network}** (synchronised at every phase):\n\n"
-                + breakdown_table(StepBreakdown.latest.per_step_ms(), bare_phases)
+                + breakdown_table(srlab_phases, bare_phases)
             )
     section.extra = "\n\n".join(breakdowns) + "\n" if breakdowns else ""
     section.notes.append(

@@ -14,7 +14,7 @@ import time
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from srlab.benchmark.breakdown import StepBreakdown, bare_breakdown, breakdown_table
+from srlab.benchmark.breakdown import bare_breakdown, breakdown_run, breakdown_table
 from srlab.benchmark.common import Context, Section, scratch_dir, sync, time_windows, train_config
 from srlab.benchmark.training import (
     PRECISION_LABELS,
@@ -86,7 +86,12 @@ def training_section(
                 ctx.model_rate = srlab.median
                 ctx.model_rate_label = f"SRCNN {settings.network} srlab training, {settings.label}"
             bare_phases = bare_breakdown(loop.parts, torch.device(device), ctx.warmup, ctx.window)
-            srlab_phases = _breakdown(ctx, model) if device == "cpu" else {}
+            # On the CPU only clock reads (no sync); on CUDA see srlab.benchmark.cuda.
+            srlab_phases = (
+                breakdown_run(ctx, model, ctx.train_overrides, synchronize=False)
+                if device == "cpu"
+                else {}
+            )
             if srlab_phases:
                 breakdowns.append(
                     f"**SRCNN {settings.network}** ({device}, {settings.label}):\n\n"
@@ -159,28 +164,6 @@ def _gap_row(ctx: Context, model: str, cfg: DictConfig, settings: Settings, rati
         measured, _, _, _, _ = _compare(ctx, model, gap_overrides(premade, channels))
         cells.append(f"{measured.ratio:.3f}")
     return f"| SRCNN {settings.network} | " + " | ".join(cells) + " |"
-
-
-def _breakdown(ctx: Context, model: str) -> dict[str, float]:
-    """ms per phase of srlab's step (:class:`StepBreakdown`), from a run of its own: the clock
-    reads at five hooks a step are kept out of the timed runs above."""
-    with scratch_dir(ctx.keep_dir) as run_dir:
-        StepBreakdown.latest = None
-        srlab_rate(
-            model,
-            [
-                *ctx.train_overrides,
-                # Clock reads only on the CPU (no sync); on CUDA see srlab.benchmark.cuda.
-                "+callbacks.bench_breakdown._target_=srlab.benchmark.breakdown.StepBreakdown",
-                f"+callbacks.bench_breakdown.skip={ctx.warmup}",
-                "+callbacks.bench_breakdown.synchronize=false",
-            ],
-            ctx.warmup,
-            ctx.window,
-            max(2, ctx.repeats // 2),
-            run_dir,
-        )
-    return StepBreakdown.latest.per_step_ms() if StepBreakdown.latest else {}
 
 
 def _compare(ctx: Context, model: str, variant: list[str]):

@@ -100,7 +100,7 @@ def ycbcr_to_rgb_integer(
     clamped and truncated into the output: 4 passes over each output channel instead of ~10 over
     all three. At output size these passes cost as much as a small network's layer (SRCNN 9-1-5
     x3 upscales ~2% faster, BENCHMARKS.md inference). Float rounding differs from the unfused
-    form, so a value within ~1e-4 of a rounding boundary can land one level apart (~2e-5 of the
+    form, so a value within ~1e-4 of a rounding boundary can land one level apart (~3e-5 of the
     values of a photo).
     """
     if dtype.is_floating_point or dtype.is_complex:

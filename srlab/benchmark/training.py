@@ -291,12 +291,7 @@ class BareLoop:
 
     def window_rate(self, steps: int) -> float:
         """Patches/s of ``steps`` timed steps (the device synchronised before and after)."""
-        sync(self.device)
-        start = time.perf_counter()
-        for _ in range(steps):
-            self.step()
-        sync(self.device)
-        return self.lr.shape[0] * steps / (time.perf_counter() - start)
+        return time_windows(self.step, self.lr.shape[0], 0, steps, 1, self.device).median
 
     @property
     def parts(self):

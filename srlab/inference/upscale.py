@@ -20,7 +20,7 @@ from srlab.degradations.bicubic_conv import bicubic_upsample_conv
 from srlab.degradations.resize import imresize
 from srlab.inference.tiling import receptive_radius, tile_spans, tiled_forward
 from srlab.protocol.colour import (
-    rgb_to_ycbcr,
+    rgb_to_cbcr,
     to_image_space,
     to_model_space,
     ycbcr_to_rgb_integer,
@@ -115,7 +115,7 @@ class Upscaler:
             if sr.shape[1] == 1 and channels == 3:
                 # Cb/Cr of the bicubic image = bicubic of the input's Cb/Cr (both are linear and
                 # bicubic weights sum to 1): converted at LR size, 2 channels upsampled, not 3.
-                cbcr = _bicubic_up(rgb_to_ycbcr(x)[:, 1:], self.scale)
+                cbcr = _bicubic_up(rgb_to_cbcr(x), self.scale)
                 # to_image_space + _round in one affine pass per channel (ycbcr_to_rgb_integer).
                 return ycbcr_to_rgb_integer(sr, cbcr, max_value, out_dtype).cpu()
             return _round(to_image_space(sr, channels), max_value, out_dtype)

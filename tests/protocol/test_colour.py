@@ -22,6 +22,22 @@ def _textbook_y(rgb: torch.Tensor) -> torch.Tensor:
     return ((16.0 + 65.481 * r + 128.553 * g + 24.966 * b) / 255.0).unsqueeze(-3)
 
 
+def test_rgb_to_cbcr_is_bit_identical_to_the_textbook_expressions():
+    # The upscaler takes an RGB image's chroma from rgb_to_cbcr: it must be the formula's value.
+    from srlab.protocol.colour import rgb_to_cbcr, rgb_to_ycbcr
+
+    g = torch.Generator().manual_seed(1)
+    for dtype in (torch.float32, torch.float64):
+        rgb = torch.randint(0, 256, (2, 3, 9, 11), generator=g).to(dtype) / 255
+        r, gr, b = rgb.unbind(dim=-3)
+        cb = (128.0 + -37.797 * r + -74.203 * gr + 112.0 * b) / 255.0
+        cr = (128.0 + 112.0 * r + -93.786 * gr + -18.214 * b) / 255.0
+        cbcr = rgb_to_cbcr(rgb)
+        assert cbcr.shape == (2, 2, 9, 11)
+        assert torch.equal(cbcr, torch.stack([cb, cr], dim=-3))
+        assert torch.equal(rgb_to_ycbcr(rgb)[:, 1:], cbcr)
+
+
 def test_rgb_to_y_is_bit_identical_to_the_textbook_expression():
     # rgb_to_y works in place on two buffers for speed; every value must stay the same, in every
     # dtype, layout and autograd mode, since scores and golden digests depend on it.

@@ -23,7 +23,6 @@ import itertools
 
 from srlab.data.datamodule import BatchesAhead, SRDataModule
 from srlab.data.datasets import collate_patches
-from srlab.protocol.colour import to_model_space
 
 PREMADE = ("crops", "model_space")
 
@@ -33,15 +32,14 @@ class PremadeDataModule(SRDataModule):
 
     Args:
         premade: ``"crops"`` or ``"model_space"``.
-        model_channels: the network's ``in_channels`` (``"model_space"`` only).
         **kwargs: :class:`SRDataModule`'s arguments.
     """
 
-    def __init__(self, premade: str, model_channels: int = 3, **kwargs) -> None:
+    def __init__(self, premade: str, **kwargs) -> None:
         if premade not in PREMADE:
             raise ValueError(f"premade must be one of {PREMADE}, got {premade!r}")
         super().__init__(**kwargs)
-        self.premade, self.model_channels = premade, int(model_channels)
+        self.premade = premade
         self._crops: dict | None = None
         self._made: dict | None = None
 
@@ -58,20 +56,11 @@ class PremadeDataModule(SRDataModule):
         training = self.trainer is not None and self.trainer.training
         if not training or self.premade == "crops":
             return super().on_after_batch_transfer(batch, dataloader_idx)
-        if self._made is None:  # "model_space": made once, in the network's colour mode
-            made = self.degrade(batch, training=True)
-            self._made = {
-                **made,
-                "lr": to_model_space(made["lr"], self.model_channels),
-                "hr": to_model_space(made["hr"], self.model_channels),
-            }
+        if self._made is None:  # "model_space": made once, as BatchesAhead makes a batch
+            (self._made,) = self.make_batches([batch])
         return self._made
 
 
-def gap_overrides(premade: str, cfg_in_channels: int) -> list[str]:
+def gap_overrides(premade: str) -> list[str]:
     """``srlab.train`` overrides that swap the DataModule for :class:`PremadeDataModule`."""
-    return [
-        "data._target_=srlab.benchmark.gap.PremadeDataModule",
-        f"+data.premade={premade}",
-        f"+data.model_channels={int(cfg_in_channels)}",
-    ]
+    return ["data._target_=srlab.benchmark.gap.PremadeDataModule", f"+data.premade={premade}"]

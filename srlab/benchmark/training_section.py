@@ -60,7 +60,7 @@ def training_section(
             srlab, bare, ratio = measured.srlab, measured.bare, measured.ratio
             windows[settings.batch] = measured.window
             if default and gap:
-                gap_rows.append(_gap_row(ctx, model, cfg, settings, ratio))
+                gap_rows.append(_gap_row(ctx, model, settings, ratio))
             device = settings.device
             section.rows.append(
                 [
@@ -155,13 +155,13 @@ def training_section(
     return section
 
 
-def _gap_row(ctx: Context, model: str, cfg: DictConfig, settings: Settings, ratio: float) -> str:
+def _gap_row(ctx: Context, model: str, settings: Settings, ratio: float) -> str:
     """One markdown row: srlab/bare as is, then with each part of the batch pre-made."""
     from srlab.benchmark.gap import PREMADE, gap_overrides
 
-    cells, channels = [f"{ratio:.3f}"], int(cfg.model.net.get("in_channels", 3))
+    cells = [f"{ratio:.3f}"]
     for premade in PREMADE:
-        measured, _, _, _, _ = _compare(ctx, model, gap_overrides(premade, channels))
+        measured, _, _, _, _ = _compare(ctx, model, gap_overrides(premade))
         cells.append(f"{measured.ratio:.3f}")
     return f"| SRCNN {settings.network} | " + " | ".join(cells) + " |"
 

@@ -154,14 +154,12 @@ def to_image_space(
     out: torch.Tensor,
     image_channels: int,
     chroma: torch.Tensor | None = None,
-    cbcr: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """A network's output ``(…, C', H, W)`` -> an image of ``image_channels`` channels.
 
     * same number of channels: unchanged;
     * a Y output for an RGB image: RGB from that Y and the Cb/Cr of ``chroma`` ``(…, 3, H, W)``,
-      an RGB image of the same size (the SR convention: the bicubic-upsampled input's colour),
-      or directly of ``cbcr`` ``(…, 2, H, W)`` (BT.601 Cb/Cr / 255, as :func:`rgb_to_ycbcr`);
+      an RGB image of the same size (the SR convention: the bicubic-upsampled input's colour);
     * an RGB output for a grey image: the mean of the three channels.
 
     Not clamped (callers round to their integer grid).
@@ -170,11 +168,9 @@ def to_image_space(
     if c == image_channels:
         return out
     if c == 1 and image_channels == 3:
-        if cbcr is None:
-            if chroma is None:
-                raise ValueError("a Y output needs the chroma of an RGB image to become RGB")
-            cbcr = rgb_to_ycbcr(chroma.to(out.dtype))[..., 1:, :, :]
-        return ycbcr_to_rgb(torch.cat([out, cbcr.to(out.dtype)], dim=-3))
+        if chroma is None:
+            raise ValueError("a Y output needs the chroma of an RGB image to become RGB")
+        return ycbcr_to_rgb(torch.cat([out, rgb_to_cbcr(chroma.to(out.dtype))], dim=-3))
     if c == 3 and image_channels == 1:
         return out.mean(dim=-3, keepdim=True)
     raise ValueError(f"cannot turn a {c}-channel output into a {image_channels}-channel image")

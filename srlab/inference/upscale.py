@@ -20,6 +20,8 @@ from srlab.degradations.bicubic_conv import bicubic_upsample_conv
 from srlab.degradations.resize import imresize
 from srlab.inference.tiling import receptive_radius, tile_spans, tiled_forward
 from srlab.protocol.colour import (
+    copy_truncated,
+    interleaved_integer_image,
     rgb_to_cbcr,
     to_image_space,
     to_model_space,
@@ -38,10 +40,7 @@ def _round(x: torch.Tensor, max_value: int, dtype: torch.dtype) -> torch.Tensor:
     Truncating a value >= 0 (the copy into an integer tensor) is flooring it.
     """
     x = x.clamp_(0, 1).mul_(max_value).add_(0.5)
-    b, c, h, w = x.shape
-    out = torch.empty((b, h, w, c), dtype=dtype, device=x.device).permute(0, 3, 1, 2)
-    out.copy_(x if dtype == torch.uint8 else x.to(torch.int32))
-    return out.cpu()
+    return copy_truncated(interleaved_integer_image(*x.shape, dtype, x.device), x).cpu()
 
 
 def _bicubic_up(x: torch.Tensor, scale: int) -> torch.Tensor:

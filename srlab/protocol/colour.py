@@ -93,6 +93,21 @@ def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ij,...jhw->...ihw", inv, centred)
 
 
+def interleaved_integer_image(
+    b: int, c: int, h: int, w: int, dtype: torch.dtype, device: torch.device | str
+) -> torch.Tensor:
+    """An empty ``(b, c, h, w)`` ``dtype`` image in channels-last memory: interleaved pixels, as
+    image files and arrays store them, so a copy of it into an ``(H, W, C)`` array is a row copy."""
+    return torch.empty((b, h, w, c), dtype=dtype, device=device).permute(0, 3, 1, 2)
+
+
+def copy_truncated(dst: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``dst`` (integer) <- ``values`` (float >= 0) truncated, which is flooring them.
+
+    Float -> uint16 goes through int32 (uint16 is a partly supported dtype in torch)."""
+    return dst.copy_(values if dst.dtype in (torch.uint8, torch.int32) else values.to(torch.int32))
+
+
 @lru_cache(maxsize=4)
 def _integer_rgb_affine(max_value: int) -> tuple[tuple[tuple[float, float, float], ...], tuple]:
     """``A (3, 3)``, ``k (3,)`` with ``max_value * ycbcr_to_rgb(ycbcr) + 0.5 = A @ ycbcr + k``."""
@@ -122,15 +137,14 @@ def ycbcr_to_rgb_integer(
         raise ValueError(f"ycbcr_to_rgb_integer makes integer pixels, not {dtype}")
     a, k = _integer_rgb_affine(int(max_value))
     b, _, h, w = y.shape
-    out = torch.empty((b, h, w, 3), dtype=dtype, device=y.device).permute(0, 3, 1, 2)
-    direct = dtype in (torch.uint8, torch.int32)  # float -> uint16 goes through int32
+    out = interleaved_integer_image(b, 3, h, w, dtype, y.device)
     planes = (y, cbcr[:, 0:1], cbcr[:, 1:2])
     for c in range(3):
         v = torch.mul(planes[0], a[c][0])
         v.add_(planes[1], alpha=a[c][1])
         v.add_(planes[2], alpha=a[c][2])
         v.add_(k[c]).clamp_(0, max_value + 0.5)  # truncating a value >= 0 is flooring it
-        out[:, c : c + 1].copy_(v if direct else v.to(torch.int32))
+        copy_truncated(out[:, c : c + 1], v)
     return out
 
 

@@ -29,7 +29,8 @@ from collections.abc import Callable
 import lightning as L
 import torch
 
-from srlab.benchmark.common import sync
+from srlab.benchmark.common import scratch_dir, sync
+from srlab.benchmark.training import StepClock, srlab_rate
 
 PHASES = ("loader", "degradation", "forward", "backward", "optimizer")
 
@@ -56,8 +57,6 @@ class StepBreakdown(L.Callback):
             sync(pl_module.device)
         # Minus the time of the bare loop's windows that StepClock interleaves between steps
         # (whichever of the two callbacks Lightning calls first): not srlab's time.
-        from srlab.benchmark.training import StepClock
-
         return time.perf_counter() - StepClock.paused_s
 
     def setup(self, trainer: L.Trainer, pl_module, stage: str) -> None:
@@ -118,9 +117,6 @@ def breakdown_run(ctx, model: str, overrides: list[str], synchronize: bool) -> d
     """ms per phase of srlab's step from a ``srlab.train`` run of its own with
     :class:`StepBreakdown` (``ctx``: the bench's :class:`~srlab.benchmark.common.Context`): the
     hooks it adds to every step stay out of the timed runs."""
-    from srlab.benchmark.common import scratch_dir
-    from srlab.benchmark.training import srlab_rate
-
     with scratch_dir(ctx.keep_dir) as run_dir:
         StepBreakdown.latest = None
         srlab_rate(

@@ -18,6 +18,8 @@ TINY = [
     "training.settings=[{precision: 32-true},{precision: bf16-mixed, channels_last: true}]",
     'training.variants=[["data.batch_size=2"]]',
     "training.gap=true",
+    "overhead.steps=2",
+    "overhead.rounds=1",
     "datapath.model=srcnn_915",
     "datapath.degradations=[bicubic,blur_bicubic,noisy,realistic]",
     "inference.models=[srcnn_915]",
@@ -57,7 +59,7 @@ def test_bench_writes_every_section_and_row(tmp_path, image_dirs, monkeypatch):
     monkeypatch.setattr(inference, "peak_rss", lambda *args: fake)
     out = tmp_path / "BENCHMARKS.md"
     cfg = compose_bench(["bench=quick", f"out={out}", *TINY, _train_overrides(image_dirs)])
-    cfg.sections = ["training", "datapath", "inference", "quality", "cuda"]
+    cfg.sections = ["training", "overhead", "datapath", "inference", "quality", "cuda"]
     path, headlines = run(cfg, command="python -m srlab.bench (test)")
     text = path.read_text()
     for title in (
@@ -65,6 +67,7 @@ def test_bench_writes_every_section_and_row(tmp_path, image_dirs, monkeypatch):
         "Where a step's time goes",
         "What the gap is made of",
         "The bare loop by setting",
+        "Host time per training step, layer by layer",
         "Data path alone",
         "Inference",
         "Peak memory",
@@ -81,6 +84,11 @@ def test_bench_writes_every_section_and_row(tmp_path, image_dirs, monkeypatch):
     assert float(loader.split(" | ")[1]) > 0
     (gap_row,) = [r for r in rows if r.startswith("| SRCNN 9-1-5 |") and r.count("|") == 5]
     assert all(float(cell) > 0 for cell in gap_row.strip("| ").split(" | ")[1:])
+    # Host time per step: every layer's run was timed (a positive time per step).
+    for layer in ("bare loop", "+ Lightning's loop", "+ srlab's module", "+ LR and", "+ crops"):
+        (row,) = [r for r in rows if r.startswith(f"| {layer}")]
+        assert float(row.split(" | ")[1].split(" ")[0].replace(",", "")) > 0, row
+    assert any(r.startswith("| srlab over the bare loop |") for r in rows)
     assert sum(r.startswith("| degradation=") for r in rows) == 4
     assert any(r.startswith("| DataModule loader") for r in rows)
     (inference_row,) = [r for r in rows if "RGB x3 (tile" in r]
@@ -91,6 +99,7 @@ def test_bench_writes_every_section_and_row(tmp_path, image_dirs, monkeypatch):
         r.split(" | ")[0] for r in rows if r.startswith("| srlab (") or r.startswith("| bare (")
     ][:3] == ["| srlab (default precision)", "| srlab (32-true)", "| bare (default precision)"]
     assert headlines[0].startswith("training ratio srlab/bare (srcnn 9-1-5, cpu, ")
+    assert any(h.startswith("host time per step over the bare loop") for h in headlines)
     assert any(h.startswith("data path / model rate") for h in headlines)
     assert any(h.startswith("inference ratio srlab/bare") for h in headlines)
     assert any(h.startswith("peak RSS 40x24 x2 tiled upscale") for h in headlines)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from srlab.benchmark.common import Section
 
-ORDER = ("training", "datapath", "inference", "quality", "cuda")
+ORDER = ("training", "overhead", "datapath", "inference", "quality", "cuda")
 _BLOCK = re.compile(r"<!-- section:(\w+) -->\n(.*?)<!-- /section:\1 -->\n?", re.DOTALL)
 _HEADLINE = re.compile(r"<!-- headline: (.*?) -->")
 

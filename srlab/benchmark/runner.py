@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("srlab.bench")
 
-SECTIONS = ("training", "datapath", "inference", "quality", "cuda")
+SECTIONS = ("training", "overhead", "datapath", "inference", "quality", "cuda")
 
 
 def run(cfg: DictConfig, command: str | None = None) -> tuple[Path, list[str]]:
@@ -68,6 +68,13 @@ def _section(key: str, cfg: DictConfig, ctx):
             list(cfg.training.settings),
             [list(v) for v in cfg.training.get("variants", [])],
             bool(cfg.training.get("gap", False)),
+        )
+    if key == "overhead":
+        from srlab.benchmark.overhead import overhead_section
+
+        o = cfg.overhead
+        return overhead_section(
+            ctx, str(o.model), [str(x) for x in o.shrink], int(o.steps), int(o.rounds)
         )
     if key == "datapath":
         from srlab.benchmark.datapath import datapath_section

@@ -269,6 +269,7 @@ class BareLoop:
             net = net.to(memory_format=torch.channels_last)
             lr = lr.contiguous(memory_format=torch.channels_last)
         self.lr, self.hr = lr.to(self.device), hr.to(self.device)
+        self.net = net
         self.forward = torch.compile(net, mode=compile_mode) if settings.compile else net
         self.optimizer = instantiate(cfg.model.optimizer)(net.parameters())
         self.loss_fn = F.l1_loss if cfg.model.get("loss") == "l1" else F.mse_loss

@@ -117,7 +117,8 @@ def overhead_section(
         settings = settings_of(cfg, model)
         torch.set_num_threads(settings.threads)
         device = torch.device(settings.device)
-        full = BareLoop(full_cfg, settings_of(full_cfg, model), *premade_batch(full_cfg, device))
+        full_settings = settings_of(full_cfg, model)
+        full = BareLoop(full_cfg, full_settings, *premade_batch(full_cfg, device))
         full_rate = time_windows(
             full.step, settings.batch, ctx.warmup, ctx.window, ctx.repeats, device
         )
@@ -157,7 +158,9 @@ def overhead_section(
             f"**{total / full_step_s:+.1%}**",
         ]
     )
-    network = f"SRCNN {settings_of(full_cfg, model).network}"
+    # "SRCNN 9-1-5" for SRCNN-like configs, else the network's class name.
+    name = str(full_cfg.model.net._target_).rsplit(".", 1)[-1]
+    network = name if full_settings.network == name else f"{name} {full_settings.network}"
     section.notes += [
         f"Network: {network} shrunk by `{' '.join(shrink)}`; batch {settings.batch} x "
         f"{settings.patch}x{settings.patch}, {settings.device}, {settings.label}, "

@@ -118,13 +118,15 @@ def overhead_section(
         torch.set_num_threads(settings.threads)
         device = torch.device(settings.device)
         full_settings = settings_of(full_cfg, model)
-        full = BareLoop(full_cfg, full_settings, *premade_batch(full_cfg, device))
+        # One batch for both networks: shrinking changes the filters, not the data or colour mode.
+        batch = premade_batch(cfg, device)
+        full = BareLoop(full_cfg, full_settings, *batch)
         full_rate = time_windows(
             full.step, settings.batch, ctx.warmup, ctx.window, ctx.repeats, device
         )
         full_step_s = settings.batch / full_rate.median
         del full
-        loop = BareLoop(cfg, settings, *premade_batch(cfg, device))
+        loop = BareLoop(cfg, settings, *batch)
         for _ in range(rounds):
             bare = time_windows(loop.step, settings.batch, ctx.warmup, steps, 1, device)
             times[0].append(settings.batch / bare.median)

@@ -102,6 +102,7 @@ def _train(cfg: DictConfig, progress: dict) -> dict[str, float]:
     torch.set_float32_matmul_precision(cfg.get("matmul_precision", "high"))
     if cfg.get("tune_malloc", True):
         hardware.tune_malloc()  # no page faults per step on reused activations (CPU)
+    hardware.skip_absent_nvml()  # no failing NVML load per optimizer step (no NVIDIA driver)
     log.info(hardware.settings_line(cfg, torch.get_num_threads()))
 
     run_dir = cfg.paths.output_dir

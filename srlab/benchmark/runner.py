@@ -36,6 +36,13 @@ def run(cfg: DictConfig, command: str | None = None) -> tuple[Path, list[str]]:
         log.warning(warning)
     import lightning  # noqa: F401  (quiet_library_output acts on Lightning's loggers)
 
+    from srlab.utils.hardware import skip_absent_nvml
+
+    # As srlab.train does. A bare loop without Lightning imported never pays the failing NVML
+    # load that Lightning's variable (set on import) adds to every optimizer step: nor does the
+    # bare side here.
+    skip_absent_nvml()
+
     quiet_library_output()
     ctx = Context(
         train_overrides=[str(o) for o in cfg.train_overrides],

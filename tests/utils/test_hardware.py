@@ -66,3 +66,26 @@ def test_configs_resolve_the_defaults_and_accept_explicit_values(monkeypatch, tm
     assert cfg.data.num_workers == 1 and cfg.torch_threads == 1
     monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset())
     assert compose_train([], output_dir=tmp_path / "run").trainer.precision == "32-true"
+
+
+def test_lightnings_nvml_check_is_dropped_only_where_nvml_cannot_load(monkeypatch):
+    import ctypes
+
+    import torch
+
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    loaded = []
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: loaded.append(name))
+    assert not hardware.skip_absent_nvml()  # NVML loads: Lightning's setting stays
+    assert loaded == ["libnvidia-ml.so.1"]
+    assert hardware.os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "1"
+
+    def absent(name):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(ctypes, "CDLL", absent)
+    available = torch.cuda.is_available()  # the answer through the failing NVML path
+    assert hardware.skip_absent_nvml()
+    assert "PYTORCH_NVML_BASED_CUDA_CHECK" not in hardware.os.environ
+    assert torch.cuda.is_available() == available  # the same answer without it
+    assert not hardware.skip_absent_nvml()  # nothing left to drop

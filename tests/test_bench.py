@@ -78,14 +78,16 @@ def test_bench_writes_every_section_and_row(tmp_path, image_dirs, monkeypatch):
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert any(r.startswith("| SRCNN 9-1-5 | cpu,") for r in rows)  # srlab vs bare
     assert any("| 2 x 24x24 (data.batch_size=2) |" in r for r in rows)  # a variant's row
-    # The breakdown is srlab's own run (crops and LR made every few steps: the loader phase),
+    # The breakdown is srlab's own run (crops of HR and LR made per image: the loader phase),
     # not one of the pre-made gap runs.
     (loader,) = [r for r in rows if r.startswith("| loader |")]
     assert float(loader.split(" | ")[1]) > 0
-    (gap_row,) = [r for r in rows if r.startswith("| SRCNN 9-1-5 |") and r.count("|") == 5]
+    # LR per batch, as is, crops made once, everything made once.
+    (gap_row,) = [r for r in rows if r.startswith("| SRCNN 9-1-5 |") and r.count("|") == 6]
     assert all(float(cell) > 0 for cell in gap_row.strip("| ").split(" | ")[1:])
     # Host time per step: every layer's run was timed (a positive time per step).
-    for layer in ("bare loop", "+ Lightning's loop", "+ srlab's module", "+ LR and", "+ crops"):
+    layers = ("bare loop", "+ Lightning's loop", "+ srlab's module", "+ crops", "LR and colour per")
+    for layer in layers:
         (row,) = [r for r in rows if r.startswith(f"| {layer}")]
         assert float(row.split(" | ")[1].split(" ")[0].replace(",", "")) > 0, row
     assert any(r.startswith("| srlab over the bare loop |") for r in rows)

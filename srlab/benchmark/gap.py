@@ -4,10 +4,12 @@ data path replaced by a pre-made batch.
 :class:`PremadeDataModule` is :class:`~srlab.data.datamodule.SRDataModule` with one training batch
 made once and reused from a chosen point on (validation is untouched):
 
-* ``crops``: the DataLoader yields the same uint8 crops every step (no cropping; the LR and the
-  colour conversion are still made for every batch, ahead as srlab makes them:
-  :class:`~srlab.data.datamodule.BatchesAhead`);
-* ``model_space``: the LR is made once too, in the network's colour mode, so
+* ``crops``: the DataLoader yields the same crops every step (no cropping). With the LR made per
+  whole image (``data.lr_per_image``, the default for bicubic) these are HR and LR crops already
+  in the network's colour mode; with ``data.lr_per_image=false`` they are uint8 HR crops whose LR
+  and colour conversion are still made for every batch, ahead as srlab makes them
+  (:class:`~srlab.data.datamodule.BatchesAhead`);
+* ``model_space``: the whole batch is made once, in the network's colour mode, so
   ``SRModule.training_step`` converts nothing: what is left is Lightning's loop, srlab's module
   and callbacks.
 
@@ -45,6 +47,7 @@ class PremadeDataModule(SRDataModule):
 
     def train_dataloader(self):
         if self._crops is None:  # Lightning has run setup("fit"): train_set exists
+            self.make_image_pairs()  # as srlab's own loader does (data.lr_per_image)
             self._crops = collate_patches(self.train_set.__getitems__(list(range(self.batch_size))))
         steps = len(self.train_set) // self.batch_size
         ahead = self._batches_ahead()

@@ -121,24 +121,27 @@ def training_section(
             "counts the batches made ahead every few steps in full; bare: the median): the "
             "srlab phases read the clock at "
             "Lightning's hooks, in a run of their own (the timed runs above have no such "
-            "instrumentation); *loader* is the loop's bookkeeping plus the next batch (crops, "
-            "collation, host-to-device copy, and with batches made ahead their LR and colour "
-            "conversion), *degradation* the LR made on the device batch by batch (0 when made "
-            "ahead), *forward* `training_step` (colour conversion, network, loss, logging).\n\n"
-            + "\n\n".join(breakdowns)
-            + "\n\n"
+            "instrumentation); *loader* is the loop's bookkeeping plus the next batch (crops "
+            "of the HR and of the LR made per image, or with the LR made per batch the HR "
+            "crops and, for batches made ahead, their LR and colour conversion; collation, "
+            "host-to-device copy), *degradation* the LR made on the device batch by batch (0 "
+            "when made per image or ahead), *forward* `training_step` (colour conversion, "
+            "network, loss, logging).\n\n" + "\n\n".join(breakdowns) + "\n\n"
         )
     if gap_rows:
         section.extra += (
             "### What the gap is made of\n\n"
-            "srlab / bare as above, with more and more of the training batch made once and "
-            "reused (`srlab.benchmark.gap.PremadeDataModule`): the steps between columns are "
-            "what cropping, then making the LR images and converting them and the HR to the "
-            "network's colour (made ahead, several batches at a time: `data.batches_ahead`) "
-            "cost inside a real step; the last column is Lightning's loop with srlab's module "
-            "and callbacks alone.\n\n"
-            "| network | srlab as is | crops made once | + LR and colour made once |\n"
-            "|---|---:|---:|---:|\n" + "\n".join(gap_rows) + "\n\n"
+            "srlab / bare as above, first with the LR made batch by batch "
+            "(`data.lr_per_image=false`: each batch's crops degraded and converted to the "
+            "network's colour, several batches at a time, `data.batches_ahead`) instead of once "
+            "per training image (the default for a degradation that draws nothing, such as "
+            "bicubic), then with more and more of the training batch made once and reused "
+            "(`srlab.benchmark.gap.PremadeDataModule`): *crops made once* takes the cropping "
+            "off the step (with the LR made per image, these crops are HR and LR already in the "
+            "network's colour), *everything made once* leaves Lightning's loop with srlab's "
+            "module and callbacks alone.\n\n"
+            "| network | LR per batch | srlab as is | crops made once | everything made once |\n"
+            "|---|---:|---:|---:|---:|\n" + "\n".join(gap_rows) + "\n\n"
         )
     if any(grid_rows):
         names = [setting_label(s) for s in settings_grid]
@@ -156,10 +159,12 @@ def training_section(
 
 
 def _gap_row(ctx: Context, model: str, settings: Settings, ratio: float) -> str:
-    """One markdown row: srlab/bare as is, then with each part of the batch pre-made."""
+    """One markdown row: srlab/bare with the LR made per batch, as is, then with each part of the
+    batch pre-made."""
     from srlab.benchmark.gap import PREMADE, gap_overrides
 
-    cells = [f"{ratio:.3f}"]
+    per_batch, _, _, _, _ = _compare(ctx, model, ["data.lr_per_image=false"])
+    cells = [f"{per_batch.ratio:.3f}", f"{ratio:.3f}"]
     for premade in PREMADE:
         measured, _, _, _, _ = _compare(ctx, model, gap_overrides(premade))
         cells.append(f"{measured.ratio:.3f}")

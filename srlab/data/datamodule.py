@@ -8,6 +8,17 @@ Making LR after the transfer means the resize/blur/noise/JPEG work runs on the G
 a GPU, and the host only moves uint8 HR crops (4x less than float32). Training on a CPU without
 workers, several batches are made together instead (:class:`BatchesAhead`, ``batches_ahead``):
 crops back to back, then one degradation and colour conversion of the joined batch.
+
+A degradation that draws nothing at random (plain bicubic: ``Degradation.deterministic``) gives
+every image the same LR in every epoch, so by default (``lr_per_image``) it is applied once per
+whole training image, on the training device when the loader is made, and converted to the
+network's colour mode there; crops are then cut from the HR and LR images together
+(:class:`~srlab.data.datasets.ImagePairs`):
+    HR images -> [once, on the device] LR, network colour -> HR + LR crops + flips/rot90 [CPU]
+    -> collate, transfer -> {"lr", "hr"} [the training device]
+This is how SRCNN's own code (``generate_train.m``) and the DIV2K/BasicSR pipelines make bicubic
+training pairs: a crop's LR is the whole image's LR under it, with no border effects of resizing
+a 48-pixel crop on its own.
 """
 
 from __future__ import annotations
@@ -15,23 +26,29 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Collection, Iterator
+import time
+from collections.abc import Callable, Collection, Iterator
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from srlab.data.cache import DecodedImageCache
 from srlab.data.datasets import (
     GridPatchDataset,
+    HRImages,
+    ImagePairs,
     RandomPatchDataset,
     WholeImageDataset,
     check_patch_size,
     collate_patches,
+    pack_rgbx,
 )
 from srlab.data.samplers import evaluation_sampler
 from srlab.data.sources import ImageSource
 from srlab.degradations.base import BicubicDegradation
+from srlab.errors import ConfigError
 from srlab.protocol.scoring import image_generator
 from srlab.utils.precision import full_float32
 
@@ -77,6 +94,12 @@ class SRDataModule(L.LightningDataModule):
             ``"auto"``: on a CPU with ``num_workers=0`` in a single process, as many batches as
             make about 2 million HR pixels (13 batches of 64 x 48 x 48), at most 16; otherwise 1
             (workers or a GPU already take the data work off the step).
+        lr_per_image: make each training image's LR once, in the network's colour mode, and cut
+            crops from the HR and LR images together (:class:`~srlab.data.datasets.ImagePairs`)
+            instead of degrading and converting every batch. ``"auto"``: whenever it can be done,
+            i.e. the degradation draws nothing at random (plain bicubic), crops are random and
+            the images are held in memory (``in_memory``); ``True``: the same, and a
+            :class:`~srlab.errors.ConfigError` says why when it cannot; ``False``: per batch.
     """
 
     def __init__(
@@ -106,8 +129,13 @@ class SRDataModule(L.LightningDataModule):
         val_dir: str | None = None,
         sample_by_area: bool = False,
         batches_ahead: int | str = "auto",
+        lr_per_image: bool | str = "auto",
     ) -> None:
         super().__init__()
+        if lr_per_image not in ("auto", True, False):
+            raise ValueError(f"data.lr_per_image must be auto, true or false, got {lr_per_image!r}")
+        self.lr_per_image = lr_per_image
+        self._pairs_checked = False
         if not (batches_ahead == "auto" or (str(batches_ahead).isdigit() and int(batches_ahead))):
             raise ValueError(f"data.batches_ahead must be auto or >= 1, got {batches_ahead!r}")
         self.batches_ahead = batches_ahead if batches_ahead == "auto" else int(batches_ahead)
@@ -223,6 +251,7 @@ class SRDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader | BatchesAhead:
+        self.make_image_pairs()
         loader = self._loader(self.train_set, self.batch_size, True, self.num_workers)
         ahead = self._batches_ahead()
         return BatchesAhead(loader, self, ahead) if ahead > 1 else loader
@@ -230,8 +259,8 @@ class SRDataModule(L.LightningDataModule):
     def _batches_ahead(self) -> int:
         """How many training batches :class:`BatchesAhead` makes together (1: none ahead)."""
         trainer = self.trainer
-        if trainer is None:
-            return 1
+        if trainer is None or getattr(self.train_set, "pairs", None) is not None:
+            return 1  # crops cut from LR made per image: nothing left to make ahead
         return batches_ahead_for(
             self.batches_ahead,
             device_type=trainer.strategy.root_device.type,
@@ -251,6 +280,58 @@ class SRDataModule(L.LightningDataModule):
     def _eval_workers(self) -> int:
         return 0 if self.in_memory or self.cache is not None else self.num_workers
 
+    # ------------------------------------------------------------------ LR per image
+    def make_image_pairs(self) -> ImagePairs | None:
+        """Make every training image's LR once (``lr_per_image``) and hand the HR/LR pairs to
+        the training set; ``None`` when LR is made per batch instead. Called by
+        :meth:`train_dataloader` (the training device and the network are known by then)."""
+        if self._pairs_checked or self.train_set is None:
+            return getattr(self.train_set, "pairs", None)
+        self._pairs_checked = True
+        why_not = self._why_not_lr_per_image()
+        pairs = None
+        if why_not is None:
+            trainer = self.trainer
+            device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+            module = trainer.lightning_module if trainer is not None else None
+            start = time.perf_counter()
+            pairs = make_image_pairs(
+                self.train_set.images,
+                self.degradation,
+                getattr(module, "model_space_batch", None),
+                device,
+            )
+            if pairs is None:
+                why_not = "the network takes RGB and the LR is not on the uint8 grid"
+            else:
+                log.info(
+                    "LR of the %d training images made once (%s, %.1f s, %.0f MB); crops are cut "
+                    "from HR and LR together (data.lr_per_image)",
+                    len(pairs.hr),
+                    "network colour" if pairs.kind == "float" else "uint8 RGB",
+                    time.perf_counter() - start,
+                    pairs.nbytes / 2**20,
+                )
+        if why_not is not None:
+            if self.lr_per_image is True:
+                raise ConfigError(f"data.lr_per_image=true, but {why_not}")
+            if self.lr_per_image == "auto":
+                log.info("training LR made batch by batch: %s", why_not)
+        self.train_set.pairs = pairs
+        return pairs
+
+    def _why_not_lr_per_image(self) -> str | None:
+        """Why each training image's LR cannot be made once (None: it can)."""
+        if self.lr_per_image is False:
+            return "data.lr_per_image=false"
+        if not isinstance(self.train_set, RandomPatchDataset):
+            return "grid sub-images (data.patch_sampling=grid) are degraded batch by batch"
+        if self.train_set.images.storage != "memory":
+            return "the training images are not held in memory (data.in_memory=false)"
+        if not getattr(self.degradation, "deterministic", False):
+            return f"the degradation draws at random ({type(self.degradation).__name__})"
+        return None
+
     # ------------------------------------------------------------------ LR on device
     def _generator(self, device: torch.device) -> torch.Generator:
         """The running generator of training degradations, on the training device (fast)."""
@@ -269,8 +350,11 @@ class SRDataModule(L.LightningDataModule):
         (:func:`~srlab.protocol.scoring.image_generator`), so every epoch, every run and every
         device see identical LR images, the ones ``srlab.evaluate`` makes.
         """
-        hr = batch["hr"]
-        hr = hr.float().div_(255) if hr.dtype == torch.uint8 else hr.float()
+        if "lr" in batch:  # cut from LR made per image (or made ahead): only made float
+            if batch["hr"].is_floating_point() and batch["lr"].is_floating_point():
+                return batch
+            return {**batch, "hr": as_float(batch["hr"]), "lr": as_float(batch["lr"])}
+        hr = as_float(batch["hr"])
         # Full float32 (no TF32/bf16 products, no autocast): LR images never depend on the
         # trainer's precision settings.
         with full_float32(hr.device.type):
@@ -299,8 +383,6 @@ class SRDataModule(L.LightningDataModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        if "lr" in batch:  # made ahead on the device by BatchesAhead (loaders yield HR only)
-            return batch
         training = self.trainer is not None and self.trainer.training
         return self.degrade(batch, training)
 
@@ -335,6 +417,67 @@ class SRDataModule(L.LightningDataModule):
     @staticmethod
     def _join(batches: list[dict]) -> dict:
         return {k: torch.cat([b[k] for b in batches]) for k in batches[0]}
+
+
+def as_float(image: torch.Tensor) -> torch.Tensor:
+    """uint8 -> float32 in [0, 1] (``k / 255``, bit-identical to the quantised LR); float as is."""
+    return image.float().div_(255) if image.dtype == torch.uint8 else image.float()
+
+
+def make_image_pairs(
+    images: HRImages,
+    degradation: torch.nn.Module,
+    to_model_space: Callable[[dict], dict] | None,
+    device: torch.device,
+) -> ImagePairs | None:
+    """Each mod-cropped image of ``images``, its LR by ``degradation`` (which draws nothing), both
+    in the network's colour mode (``to_model_space``, e.g. ``SRModule.model_space_batch``; None:
+    RGB), as :class:`~srlab.data.datasets.ImagePairs`; ``None`` when the network takes RGB and
+    the LR is off the uint8 grid (only uint8 RGB is stored: 4-byte pixels crop fast).
+
+    Made one image at a time on ``device`` in full float32, as the batches would be; grey images
+    are repeated to RGB first, as their crops are.
+    """
+    scale = images.scale
+    hr_planes: list[np.ndarray] = []
+    lr_planes: list[np.ndarray] = []
+    kind = None
+    for k in range(len(images)):
+        hwc = images.array(k)
+        h, w = hwc.shape[:2]
+        chw = np.ascontiguousarray(hwc[: h - h % scale, : w - w % scale].transpose(2, 0, 1))
+        hr = torch.from_numpy(chw).to(device).unsqueeze(0).float().div_(255)
+        hr = hr.expand(-1, 3, -1, -1) if hr.shape[1] == 1 else hr
+        with full_float32(device.type), torch.no_grad():
+            lr = degradation(hr, generator=None)
+            made = {"hr": hr, "lr": lr}
+            made = to_model_space(made) if to_model_space is not None else made
+        hr_made, lr_made = made["hr"][0], made["lr"][0]
+        if hr_made.shape[0] == 1:
+            kind = "float"
+            hr_planes.append(_float_plane(hr_made[0]))
+            lr_planes.append(_float_plane(lr_made[0]))
+        elif _on_uint8_grid(hr_made) and _on_uint8_grid(lr_made):
+            kind = "rgbx"
+            hr_planes.append(pack_rgbx(_to_uint8(hr_made)))
+            lr_planes.append(pack_rgbx(_to_uint8(lr_made)))
+        else:
+            return None
+    return ImagePairs(hr_planes, lr_planes, kind, scale)
+
+
+def _float_plane(plane: torch.Tensor) -> np.ndarray:
+    """``(H, W)`` float tensor -> a float32 array viewed as uint32 (4-byte pixels)."""
+    return plane.float().contiguous().cpu().numpy().view(np.uint32)
+
+
+def _to_uint8(image: torch.Tensor) -> np.ndarray:
+    return image.mul(255).round_().to(torch.uint8).cpu().numpy()
+
+
+def _on_uint8_grid(image: torch.Tensor) -> bool:
+    """Every value is exactly ``k / 255`` (uint8 -> float, or a quantised LR)."""
+    return bool(torch.equal(image.mul(255).round_().div_(255), image))
 
 
 def batches_ahead_for(

@@ -3,7 +3,9 @@
 Training yields HR crops (uint8, optional flips and 90° rotations) — random ones
 (:class:`RandomPatchDataset`) or every sub-image on a fixed grid (:class:`GridPatchDataset`, SRCNN's
 33x33 / stride 14 protocol); the LR input is made later, on the device, by the degradation (see
-:mod:`srlab.data.datamodule`). Validation yields whole mod-cropped HR images.
+:mod:`srlab.data.datamodule`) — or, for a degradation that draws nothing at random, made once per
+whole image on the device, and random crops are cut from the HR and LR together
+(:class:`ImagePairs`). Validation yields whole mod-cropped HR images.
 
 Where pixels come from is :class:`HRImages`' ``storage``: ``"memory"`` (decoded once into RAM: small
 sets), ``"cache"`` (decoded once into memory-mapped ``.npy`` files: large sets, see
@@ -70,18 +72,19 @@ def crop_chw(
     return torch.from_numpy(np.array(chw, order="C"))  # a writable copy: memmaps are read-only
 
 
-def gather_crops(
-    rgbx: Sequence[np.ndarray],
+def gather_pixels(
+    planes: Sequence[np.ndarray],
     picks: torch.Tensor,
     tops: torch.Tensor,
     lefts: torch.Tensor,
     flips: torch.Tensor,
     size: int,
-) -> torch.Tensor:
-    """Crops of RGBX-packed images, flipped as :func:`augment`: ``(n, 3, size, size)`` uint8.
+) -> np.ndarray:
+    """Crops of images of 4-byte pixels, flipped as :func:`augment`: ``(n, size, size)`` uint32.
 
     Args:
-        rgbx: the images as ``(H, W)`` uint32 RGBX pixels (:meth:`HRImages.rgbx`).
+        planes: the images as ``(H, W)`` arrays of 4-byte pixels, viewed as uint32 (RGBX-packed
+            uint8 colour, :meth:`HRImages.rgbx`, or float32 planes, :class:`ImagePairs`).
         picks: ``(n,)`` image index of each crop.
         tops, lefts: ``(n,)`` top-left corner of each crop in its image.
         flips: ``(n, 3)`` hflip, vflip, transpose (0/1), applied in that order.
@@ -94,14 +97,110 @@ def gather_crops(
     crops = np.empty((len(picks), size, size), dtype=np.uint32)
     where = zip(picks.tolist(), tops.tolist(), lefts.tolist(), flips.tolist(), strict=True)
     for i, (k, y, x, (hflip, vflip, transpose)) in enumerate(where):
-        crop = rgbx[k][y : y + size, x : x + size]
+        crop = planes[k][y : y + size, x : x + size]
         if hflip:
             crop = crop[:, ::-1]
         if vflip:
             crop = crop[::-1]
         crops[i] = crop.T if transpose else crop
-    pixels = torch.from_numpy(crops.view(np.uint8).reshape(*crops.shape, 4))
-    return pixels[..., :3].permute(0, 3, 1, 2).contiguous()
+    return crops
+
+
+def rgbx_to_chw(pixels: np.ndarray) -> torch.Tensor:
+    """``(…, H, W)`` uint32 RGBX pixels -> ``(…, 3, H, W)`` uint8 RGB."""
+    rgbx = torch.from_numpy(pixels.view(np.uint8).reshape(*pixels.shape, 4))
+    return rgbx[..., :3].movedim(-1, -3).contiguous()
+
+
+def gather_crops(
+    rgbx: Sequence[np.ndarray],
+    picks: torch.Tensor,
+    tops: torch.Tensor,
+    lefts: torch.Tensor,
+    flips: torch.Tensor,
+    size: int,
+) -> torch.Tensor:
+    """Crops of RGBX-packed images (:meth:`HRImages.rgbx`) as ``(n, 3, size, size)`` uint8;
+    arguments as :func:`gather_pixels`."""
+    return rgbx_to_chw(gather_pixels(rgbx, picks, tops, lefts, flips, size))
+
+
+def pack_rgbx(chw: np.ndarray) -> np.ndarray:
+    """``(C, H, W)`` uint8 (C = 1 grey, repeated, or 3) -> ``(H, W)`` uint32 RGBX pixels (X = 0)."""
+    rgbx = np.zeros((*chw.shape[1:], 4), dtype=np.uint8)
+    rgbx[..., :3] = chw.transpose(1, 2, 0)
+    return rgbx.view(np.uint32)[..., 0]
+
+
+class ImagePairs:
+    """Every training image's HR and LR, made once, as planes of 4-byte pixels for fast crops.
+
+    ``kind``:
+
+    * ``"float"``: one-channel float32 planes (a Y network's HR and LR, already converted);
+      crops are ``(n, 1, p, p)`` float32;
+    * ``"rgbx"``: RGB on the uint8 grid, packed as RGBX; crops are ``(n, 3, p, p)`` uint8
+      (made float on the device, bit-identical to the float image).
+
+    Args:
+        hr: ``(H, W)`` uint32 views of each mod-cropped HR image.
+        lr: ``(H/s, W/s)`` uint32 views of each image's LR.
+        kind: ``"float"`` or ``"rgbx"``.
+        scale: the SR factor (crop corners on the HR image are multiples of it).
+    """
+
+    KINDS = ("float", "rgbx")
+
+    def __init__(self, hr: list[np.ndarray], lr: list[np.ndarray], kind: str, scale: int) -> None:
+        if kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}")
+        if len(hr) != len(lr):
+            raise ValueError(f"{len(hr)} HR images but {len(lr)} LR images")
+        for k, (h, low) in enumerate(zip(hr, lr, strict=True)):
+            if h.shape[0] != low.shape[0] * scale or h.shape[1] != low.shape[1] * scale:
+                raise ValueError(
+                    f"image {k}: LR {tuple(low.shape)} is not HR {tuple(h.shape)} / {scale}"
+                )
+        self.hr, self.lr, self.kind, self.scale = hr, lr, kind, int(scale)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.hr) + sum(a.nbytes for a in self.lr)
+
+    def _decode(self, pixels: np.ndarray) -> torch.Tensor:
+        if self.kind == "float":
+            return torch.from_numpy(pixels.view(np.float32)).unsqueeze(1)
+        return rgbx_to_chw(pixels)
+
+    def crops(
+        self,
+        picks: torch.Tensor,
+        tops: torch.Tensor,
+        lefts: torch.Tensor,
+        flips: torch.Tensor,
+        size: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """HR crops at ``(tops, lefts)`` (multiples of ``scale``) and the LR crops under them,
+        with the same flips: ``(n, C, size, size)`` and ``(n, C, size/s, size/s)``.
+
+        Flips and transposes commute with the bicubic resize of a mod-cropped image (its sample
+        grid is symmetric), so a flipped LR crop is the LR of the flipped HR crop. One loop cuts
+        both (as :func:`gather_pixels`: views, flipped as views, one copy each)."""
+        s, q = self.scale, size // self.scale
+        hr = np.empty((len(picks), size, size), dtype=np.uint32)
+        lr = np.empty((len(picks), q, q), dtype=np.uint32)
+        where = zip(picks.tolist(), tops.tolist(), lefts.tolist(), flips.tolist(), strict=True)
+        for i, (k, y, x, (hflip, vflip, transpose)) in enumerate(where):
+            hr_crop = self.hr[k][y : y + size, x : x + size]
+            lr_crop = self.lr[k][y // s : y // s + q, x // s : x // s + q]
+            if hflip:
+                hr_crop, lr_crop = hr_crop[:, ::-1], lr_crop[:, ::-1]
+            if vflip:
+                hr_crop, lr_crop = hr_crop[::-1], lr_crop[::-1]
+            if transpose:
+                hr_crop, lr_crop = hr_crop.T, lr_crop.T
+            hr[i], lr[i] = hr_crop, lr_crop
+        return self._decode(hr), self._decode(lr)
 
 
 class HRImages:
@@ -338,7 +437,8 @@ class RandomPatchDataset(_PatchRandomness, Dataset):
         seed: seed of the main process's patch generator (``None``: random).
         rank: global rank (DDP); with ``seed`` it seeds the patch generator.
 
-    Item: ``{"hr": (3, patch_size, patch_size) uint8}``.
+    Item: ``{"hr": (3, patch_size, patch_size) uint8}``; with :attr:`pairs` set (each image's LR
+    made once), ``{"hr": (C, p, p), "lr": (C, p/s, p/s)}`` cut from them (:class:`ImagePairs`).
     """
 
     def __init__(
@@ -368,6 +468,9 @@ class RandomPatchDataset(_PatchRandomness, Dataset):
             dtype=torch.float64,
         )
         self.image_weights = self.positions.prod(1) if sample_by_area else None
+        # Each image's HR and LR made once (SRDataModule, ``data.lr_per_image``): crops are then
+        # cut from both, and the items carry their "lr".
+        self.pairs: ImagePairs | None = None
 
     def _pick_image(self, generator: torch.Generator | None) -> int:
         if self.image_weights is None:
@@ -378,6 +481,8 @@ class RandomPatchDataset(_PatchRandomness, Dataset):
         return self.patches_per_epoch
 
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
+        if self.pairs is not None:
+            return self.__getitems__([item])[0]
         generator = self._generator()
         for _ in range(100):
             k = self._pick_image(generator)
@@ -427,6 +532,8 @@ class RandomPatchDataset(_PatchRandomness, Dataset):
         # Corners on the scale grid, uniform over each image's own number of positions.
         positions = self.positions[picks]  # (n, 2) float64
         tops, lefts = (s * (corners * positions).long()).unbind(1)
+        if self.pairs is not None:
+            return PatchBatch(*self.pairs.crops(picks, tops, lefts, flips, p))
         packed = self.images.rgbx()
         if packed is not None:
             return PatchBatch(gather_crops(packed, picks, tops, lefts, flips, p))
@@ -439,26 +546,31 @@ class RandomPatchDataset(_PatchRandomness, Dataset):
 class PatchBatch(Sequence):
     """A batch of crops made at once, that still reads as the list of items a ``Dataset`` returns.
 
-    :func:`collate_patches` (srlab's DataLoaders) takes ``{"hr": hr}`` as it is; PyTorch's
-    ``default_collate`` (anyone's plain DataLoader) sees ``len(batch)`` items ``{"hr": hr[i]}`` and
-    stacks them back into the same tensor.
+    :func:`collate_patches` (srlab's DataLoaders) takes ``{"hr": hr}`` (and ``"lr"`` when the
+    crops were cut from LR made per image) as it is; PyTorch's ``default_collate`` (anyone's plain
+    DataLoader) sees ``len(batch)`` items ``{"hr": hr[i], …}`` and stacks them back into the same
+    tensors.
     """
 
-    def __init__(self, hr: torch.Tensor) -> None:
-        self.hr = hr  # (n, 3, p, p) uint8
+    def __init__(self, hr: torch.Tensor, lr: torch.Tensor | None = None) -> None:
+        self.hr = hr  # (n, C, p, p): uint8 RGB, or float32 Y cut from ImagePairs
+        self.lr = lr  # (n, C, p/s, p/s) or None
+
+    def as_dict(self) -> dict[str, torch.Tensor]:
+        return {"hr": self.hr} if self.lr is None else {"hr": self.hr, "lr": self.lr}
 
     def __len__(self) -> int:
         return self.hr.shape[0]
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"hr": self.hr[i]}
+        return {k: v[i] for k, v in self.as_dict().items()}
 
 
 def collate_patches(batch: Sequence) -> dict:
     """The training DataLoader's ``collate_fn``: a :class:`PatchBatch` is already a batch (no
     copy); a list of items is collated as PyTorch's ``default_collate`` does."""
     if isinstance(batch, PatchBatch):
-        return {"hr": batch.hr}
+        return batch.as_dict()
     return default_collate(batch)
 
 

@@ -127,9 +127,16 @@ def check_range(
 
 
 class Degradation(nn.Module):
-    """Base class: subclasses implement ``forward(hr, generator=None) -> lr``."""
+    """Base class: subclasses implement ``forward(hr, generator=None) -> lr``.
+
+    ``deterministic``: True when ``forward`` draws nothing from its generator, so that an image's
+    LR is a function of the image alone (and of its position: a crop's LR equals the LR of the
+    whole image cut at the crop, except near the crop's borders). Training then makes each
+    image's LR once instead of every batch's (``data.lr_per_image``).
+    """
 
     scale: int
+    deterministic: bool = False
 
     def forward(self, hr: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError
@@ -148,6 +155,8 @@ class DegradationStep(nn.Module):
     """
 
     resizes: bool = False
+    # True for steps whose output is a function of the input alone (nothing drawn, p = 1).
+    deterministic: bool = False
 
     def __init__(self, p: float = 1.0) -> None:
         super().__init__()
@@ -201,6 +210,7 @@ class Downscale(DegradationStep):
     """
 
     resizes = True
+    deterministic = True
 
     def __init__(self, scale: float, antialias: bool = True) -> None:
         super().__init__(p=1.0)
@@ -228,6 +238,8 @@ class BicubicDegradation(Degradation):
         scale: integer downscaling factor.
         quantize: round the LR to multiples of 1/255 (the published protocol's uint8 LR).
     """
+
+    deterministic = True
 
     def __init__(self, scale: int, quantize: bool = True) -> None:
         super().__init__()

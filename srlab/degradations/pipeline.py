@@ -122,6 +122,11 @@ class DegradationPipeline(Degradation):
                 "srlab.degradations.base.Downscale (scale: ${data.scale})"
             )
 
+    @property
+    def deterministic(self) -> bool:  # type: ignore[override]
+        """True when no step draws anything (e.g. a lone :class:`Downscale`)."""
+        return all(step.deterministic and step.p == 1.0 for step in self.steps.values())
+
     def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
         for step in self.steps.values():
             size = step.output_size(size)

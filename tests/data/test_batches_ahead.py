@@ -23,6 +23,8 @@ def _datamodule(image_dirs, tmp_path, *overrides: str):
             "data.patch_size=24",
             "data.patches_per_epoch=15",  # 5 batches an epoch
             "data.num_workers=0",
+            # Batches made ahead are the per-batch LR path (LR made per image has none).
+            "data.lr_per_image=false",
             *overrides,
         ],
         output_dir=tmp_path / "run",

@@ -254,13 +254,15 @@ class SRDataModule(L.LightningDataModule):
         self.make_image_pairs()
         loader = self._loader(self.train_set, self.batch_size, True, self.num_workers)
         ahead = self._batches_ahead()
+        if ahead > 1 and self.train_set.pairs is not None:
+            return CropsAhead(loader, ahead)
         return BatchesAhead(loader, self, ahead) if ahead > 1 else loader
 
     def _batches_ahead(self) -> int:
         """How many training batches :class:`BatchesAhead` makes together (1: none ahead)."""
         trainer = self.trainer
-        if trainer is None or getattr(self.train_set, "pairs", None) is not None:
-            return 1  # crops cut from LR made per image: nothing left to make ahead
+        if trainer is None:
+            return 1
         return batches_ahead_for(
             self.batches_ahead,
             device_type=trainer.strategy.root_device.type,
@@ -449,7 +451,9 @@ def make_image_pairs(
         hr = torch.from_numpy(chw).to(device).unsqueeze(0).float().div_(255)
         hr = hr.expand(-1, 3, -1, -1) if hr.shape[1] == 1 else hr
         with full_float32(device.type), torch.no_grad():
-            lr = degradation(hr, generator=None)
+            # Its own generator: a deterministic step may still draw (a fixed sigma), and the
+            # global RNG must not move.
+            lr = degradation(hr, generator=torch.Generator(device=device).manual_seed(0))
             made = {"hr": hr, "lr": lr}
             made = to_model_space(made) if to_model_space is not None else made
         hr_made, lr_made = made["hr"][0], made["lr"][0]
@@ -501,6 +505,29 @@ def batches_ahead_for(
     if num_workers > 0 or device_type != "cpu":
         return 1
     return max(1, min(16, 2_000_000 // (batch_size * patch_size**2)))
+
+
+class CropsAhead:
+    """The training DataLoader over :class:`~srlab.data.datasets.ImagePairs` crops, its batches
+    cut ``count`` at a time: one ``__getitems__`` call for ``count`` batches of indices from the
+    loader's batch sampler, split into batches of the sampler's sizes (chunks never cross an
+    epoch's end). Same distribution of crops as batch by batch, other draws."""
+
+    def __init__(self, loader: DataLoader, count: int) -> None:
+        self.loader, self.count = loader, int(count)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[dict]:
+        dataset, collate = self.loader.dataset, self.loader.collate_fn
+        batches = iter(self.loader.batch_sampler)
+        while chunk := list(itertools.islice(batches, self.count)):
+            made = collate(dataset.__getitems__([i for b in chunk for i in b]))
+            sizes = [len(b) for b in chunk]
+            parts = {k: v.split(sizes) for k, v in made.items()}
+            for i in range(len(sizes)):
+                yield {k: parts[k][i] for k in made}
 
 
 class BatchesAhead:

@@ -133,6 +133,13 @@ class GaussianBlur(DegradationStep):
         self.kernel_size = int(kernel_size)
         self.anisotropic_prob = float(anisotropic_prob)
 
+    @property
+    def deterministic(self) -> bool:  # type: ignore[override]
+        """A fixed isotropic σ on every sample (the "BD" setting, e.g. ``sigma_range: 1.6``):
+        one kernel for all, whatever is drawn."""
+        lo, hi = self.sigma_range
+        return lo == hi and self.anisotropic_prob == 0.0 and self.p == 1.0
+
     def _draw(self, batch_size: int, generator, device) -> Params:
         lo, hi = self.sigma_range
         sigma_x = uniform(batch_size, lo, hi, generator, device)

@@ -13,6 +13,7 @@ from srlab.data.datamodule import SRDataModule, make_image_pairs
 from srlab.data.datasets import HRImages, ImagePairs, RandomPatchDataset
 from srlab.data.sources import FolderImages
 from srlab.degradations.base import BicubicDegradation, Downscale
+from srlab.degradations.blur import GaussianBlur
 from srlab.degradations.noise import GaussianNoise
 from srlab.degradations.pipeline import DegradationPipeline
 from srlab.errors import ConfigError
@@ -71,11 +72,11 @@ def _whole_image_pairs(train_dir, in_channels: int) -> list[tuple[torch.Tensor, 
     return pairs
 
 
-@pytest.mark.parametrize("in_channels", [1, 3])
-def test_each_crop_lr_is_the_whole_image_lr_under_it(tmp_path, in_channels):
+@pytest.mark.parametrize(("in_channels", "ahead"), [(1, 1), (3, 1), (1, 2)])
+def test_each_crop_lr_is_the_whole_image_lr_under_it(tmp_path, in_channels, ahead):
     train_dir = tmp_path / "train"
     write_images(train_dir, 3, size=(60, 72), seed=4)
-    dm = _datamodule(train_dir, in_channels)
+    dm = _datamodule(train_dir, in_channels, batches_ahead=ahead)
     batch = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
     assert dm.train_set.pairs is not None
     assert dm.train_set.pairs.kind == ("float" if in_channels == 1 else "rgbx")
@@ -198,6 +199,15 @@ def test_only_draw_free_degradations_are_deterministic():
     assert DegradationPipeline(3, {"down": Downscale(3)}).deterministic
     noisy = {"down": Downscale(3), "noise": GaussianNoise()}
     assert not DegradationPipeline(3, noisy).deterministic
+    # Blur-then-downscale ("BD"): deterministic with one fixed isotropic sigma only.
+    for blur, expected in [
+        (GaussianBlur(sigma_range=1.6), True),
+        (GaussianBlur(sigma_range=(0.2, 2.0)), False),
+        (GaussianBlur(sigma_range=1.6, anisotropic_prob=0.5), False),
+        (GaussianBlur(sigma_range=1.6, p=0.5), False),
+    ]:
+        pipeline = DegradationPipeline(3, {"blur": blur, "down": Downscale(3)})
+        assert pipeline.deterministic is expected, blur
 
 
 def test_image_pairs_check_their_sizes():
@@ -216,3 +226,24 @@ def test_random_patch_items_carry_their_lr_one_by_one_too(tmp_path):
     assert isinstance(dm.train_set, RandomPatchDataset)
     item = dm.train_set[0]
     assert item["hr"].shape == (1, PATCH, PATCH) and item["lr"].shape == (1, 8, 8)
+
+
+def test_crops_ahead_cut_several_batches_in_one_call(tmp_path, monkeypatch):
+    from srlab.data.datamodule import CropsAhead
+
+    write_images(tmp_path, 2, size=(60, 72), seed=11)
+    dm = _datamodule(tmp_path, batches_ahead=3, patches_per_epoch=40)  # 5 batches of 8
+    loader = dm.train_dataloader()
+    assert isinstance(loader, CropsAhead) and len(loader) == 5
+    calls = []
+    cut = type(dm.train_set).__getitems__
+    monkeypatch.setattr(
+        type(dm.train_set),
+        "__getitems__",
+        lambda self, items: calls.append(len(items)) or cut(self, items),
+    )
+    for _ in range(2):  # two epochs: chunks of 3 and 2 batches, never across an epoch's end
+        batches = list(loader)
+        assert [b["hr"].shape for b in batches] == [(8, 1, PATCH, PATCH)] * 5
+        assert [b["lr"].shape for b in batches] == [(8, 1, PATCH // SCALE, PATCH // SCALE)] * 5
+    assert calls == [24, 16, 24, 16]

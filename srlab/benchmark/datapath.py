@@ -116,7 +116,8 @@ def datapath_section(ctx: Context, degradations: list[str], model: str = "srcnn"
         section.rows.append(
             [
                 "loader + default degradation in series",
-                "what the training process does per batch without workers",
+                "per batch without workers, the LR made batch by batch "
+                "(with `data.lr_per_image` the loader's crops carry the LR made once per image)",
                 f"{serial:,.0f}",
                 f"**{serial / rate_of_model:.1f}**",
             ]

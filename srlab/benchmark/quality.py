@@ -4,7 +4,8 @@ recipe, and for srlab's default precision against float32, after the same fixed 
 srlab side: ``srlab.train.train`` (validation every ``val_every`` steps, read back from the run's
 ``metrics.jsonl``: its ``wall_s`` counts from the start of fitting, validation included). Bare
 side: a hand-written loop with the same pieces a researcher would reuse — the DataModule's crop
-dataset in a plain ``DataLoader``, the same degradation, network config, seed, optimizer,
+dataset in a plain ``DataLoader`` (its crops cut from the LR made once per image, several batches
+at a time, as srlab cuts them), the same degradation, network config, seed, optimizer,
 scheduler, loss, precision and memory format — and validation by the protocol's
 :func:`~srlab.protocol.scoring.score_batch` (float32, as srlab's) at the same steps.
 """
@@ -116,6 +117,8 @@ def bare_curve(overrides: list[str], val_every: int, run_dir: Path, label: str) 
     import lightning as L
     from torch.utils.data import DataLoader
 
+    from srlab.data.datamodule import CropsAhead, batches_ahead_for
+    from srlab.data.datasets import collate_patches
     from srlab.protocol.colour import to_model_space
 
     with train_config(overrides, run_dir) as probe:
@@ -135,6 +138,13 @@ def bare_curve(overrides: list[str], val_every: int, run_dir: Path, label: str) 
     scheduler = instantiate(cfg.model.scheduler)(optimizer) if cfg.model.get("scheduler") else None
     loss_fn = F.l1_loss if cfg.model.get("loss") == "l1" else F.mse_loss
     channels = int(cfg.model.net.get("in_channels", 3))
+
+    def model_space(batch: dict) -> dict:
+        return {k: to_model_space(batch[k], channels) for k in ("lr", "hr")}
+
+    # The batches srlab makes: the LR made once per image where it can be (data.lr_per_image),
+    # HR and LR crops cut several batches at a time on a CPU without workers.
+    pairs = datamodule.make_image_pairs(model_space, device)
     loader = DataLoader(
         datamodule.train_set,
         batch_size=settings.batch,
@@ -142,12 +152,22 @@ def bare_curve(overrides: list[str], val_every: int, run_dir: Path, label: str) 
         num_workers=settings.workers,
         persistent_workers=settings.workers > 0,
         drop_last=True,
+        collate_fn=collate_patches,
     )
+    ahead = batches_ahead_for(
+        cfg.data.get("batches_ahead", 1),
+        device_type=device.type,
+        num_workers=settings.workers,
+        world_size=1,
+        batch_size=settings.batch,
+        patch_size=int(cfg.data.patch_size),
+    )
+    batches = CropsAhead(loader, ahead) if pairs is not None and ahead > 1 else loader
     steps, curve = int(cfg.trainer.max_steps), Curve(label, settings.precision)
     bf16, step, start = settings.precision == "bf16-mixed", 0, time.perf_counter()
     while step < steps:
-        for batch in loader:
-            batch = datamodule.degrade({"hr": batch["hr"].to(device)}, training=True)
+        for batch in batches:
+            batch = datamodule.degrade({k: v.to(device) for k, v in batch.items()}, training=True)
             lr, hr = to_model_space(batch["lr"], channels), to_model_space(batch["hr"], channels)
             if settings.channels_last:
                 lr = lr.contiguous(memory_format=torch.channels_last)

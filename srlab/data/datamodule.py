@@ -90,7 +90,8 @@ class SRDataModule(L.LightningDataModule):
             kept for the record, unused otherwise.
         batches_ahead: training batches made together (:class:`BatchesAhead`): their crops
             back to back, then one degradation and colour conversion of the joined batch, handed
-            out one batch per step.
+            out one batch per step; with the LR made per image (``lr_per_image``), their HR and
+            LR crops cut in one call (:class:`CropsAhead`).
             ``"auto"``: on a CPU with ``num_workers=0`` in a single process, as many batches as
             make about 2 million HR pixels (13 batches of 64 x 48 x 48), at most 16; otherwise 1
             (workers or a GPU already take the data work off the step).
@@ -283,10 +284,17 @@ class SRDataModule(L.LightningDataModule):
         return 0 if self.in_memory or self.cache is not None else self.num_workers
 
     # ------------------------------------------------------------------ LR per image
-    def make_image_pairs(self) -> ImagePairs | None:
+    def make_image_pairs(
+        self,
+        to_model_space: Callable[[dict], dict] | None = None,
+        device: torch.device | None = None,
+    ) -> ImagePairs | None:
         """Make every training image's LR once (``lr_per_image``) and hand the HR/LR pairs to
         the training set; ``None`` when LR is made per batch instead. Called by
-        :meth:`train_dataloader` (the training device and the network are known by then)."""
+        :meth:`train_dataloader` (the training device and the network are known by then).
+
+        ``to_model_space`` and ``device`` default to the trainer's LightningModule
+        (``model_space_batch``) and root device; a loop without a Trainer passes its own."""
         if self._pairs_checked or self.train_set is None:
             return getattr(self.train_set, "pairs", None)
         self._pairs_checked = True
@@ -294,14 +302,15 @@ class SRDataModule(L.LightningDataModule):
         pairs = None
         if why_not is None:
             trainer = self.trainer
-            device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
-            module = trainer.lightning_module if trainer is not None else None
+            if device is None:
+                device = (
+                    trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+                )
+            if to_model_space is None and trainer is not None:
+                to_model_space = getattr(trainer.lightning_module, "model_space_batch", None)
             start = time.perf_counter()
             pairs = make_image_pairs(
-                self.train_set.images,
-                self.degradation,
-                getattr(module, "model_space_batch", None),
-                device,
+                self.train_set.images, self.degradation, to_model_space, torch.device(device)
             )
             if pairs is None:
                 why_not = "the network takes RGB and the LR is not on the uint8 grid"

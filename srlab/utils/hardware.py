@@ -4,8 +4,9 @@ The configs ask for them through OmegaConf resolvers (registered in :mod:`srlab.
 
 * ``trainer.precision: ${srlab.precision:${trainer.accelerator}}`` — ``bf16-mixed`` where the
   hardware computes bfloat16 natively (CPUs with AMX-BF16 or AVX512-BF16, CUDA GPUs with bf16),
-  ``32-true`` elsewhere. Measured with ``python -m srlab.bench`` (BENCHMARKS.md): on a 2-core AMX
-  CPU, SRCNN trains ~3x faster in bf16 with the same validation PSNR after the same steps. Any
+  ``32-true`` elsewhere. Measured with ``python -m srlab.bench``: on a 2-core AMX CPU
+  (docs/benchmarks-xeon-amx.md), SRCNN trains ~3x faster in bf16 with the same validation PSNR
+  after the same steps; ~1.9x on a 2-core AVX512-BF16 CPU (BENCHMARKS.md). Any
   explicit value (``trainer.precision=32-true``) replaces the resolver.
 * ``data.num_workers: ${srlab.num_workers:${data.in_memory}}`` — crops of images held in RAM cost
   microseconds, so on a CPU-only machine they are cut in the training process (a worker would only

@@ -51,7 +51,8 @@ class PremadeDataModule(SRDataModule):
             self._crops = collate_patches(self.train_set.__getitems__(list(range(self.batch_size))))
         steps = len(self.train_set) // self.batch_size
         ahead = self._batches_ahead()
-        if self.premade == "crops" and ahead > 1:  # LR and colour made ahead, as srlab does
+        pairs = self.train_set.pairs is not None  # crops of HR and LR: nothing to make ahead
+        if self.premade == "crops" and ahead > 1 and not pairs:  # LR made ahead, as srlab does
             return BatchesAhead([self._crops] * steps, self, ahead)
         return itertools.repeat(self._crops, steps)
 

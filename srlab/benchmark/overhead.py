@@ -17,9 +17,10 @@ defaults, so a step is almost all host work, and five runs add one layer each:
    batch instead (ahead, as srlab makes them), against run 4.
 
 The differences are what each layer adds to a step, to tens of microseconds, and each is put
-against the bare step of the full-size network; srlab's total over the bare loop is run 4's. Inside a real step the same host work costs more
-than here (its code and data meet caches and a core the convolutions have just used), so these
-are lower bounds on each layer's share of the training section's gap.
+against the bare step of the full-size network; srlab's total over the bare loop is run 4's.
+Inside a real step the same host work costs more than here (its code and data meet caches and a
+core the convolutions have just used), so these are lower bounds on each layer's share of the
+training section's gap.
 """
 
 from __future__ import annotations

@@ -444,7 +444,8 @@ def make_image_pairs(
     """Each mod-cropped image of ``images``, its LR by ``degradation`` (which draws nothing), both
     in the network's colour mode (``to_model_space``, e.g. ``SRModule.model_space_batch``; None:
     RGB), as :class:`~srlab.data.datasets.ImagePairs`; ``None`` when the network takes RGB and
-    the LR is off the uint8 grid (only uint8 RGB is stored: 4-byte pixels crop fast).
+    the LR is off the uint8 grid (only uint8 RGB is stored: 4-byte pixels crop fast). For RGB the
+    HR planes are views of ``images.rgbx()`` (in-memory images), not copies.
 
     Made one image at a time on ``device`` in full float32, as the batches would be; grey images
     are repeated to RGB first, as their crops are.
@@ -470,9 +471,10 @@ def make_image_pairs(
             kind = "float"
             hr_planes.append(_float_plane(hr_made[0]))
             lr_planes.append(_float_plane(lr_made[0]))
-        elif _on_uint8_grid(hr_made) and _on_uint8_grid(lr_made):
+        elif made["hr"] is hr and _on_uint8_grid(lr_made):
+            # RGB as it is: the HR planes are the RGBX pixels the crops already use.
             kind = "rgbx"
-            hr_planes.append(pack_rgbx(_to_uint8(hr_made)))
+            hr_planes.append(images.rgbx()[k][: hr.shape[-2], : hr.shape[-1]])
             lr_planes.append(pack_rgbx(_to_uint8(lr_made)))
         else:
             return None

@@ -72,43 +72,6 @@ def crop_chw(
     return torch.from_numpy(np.array(chw, order="C"))  # a writable copy: memmaps are read-only
 
 
-def gather_pixels(
-    planes: Sequence[np.ndarray],
-    picks: torch.Tensor,
-    tops: torch.Tensor,
-    lefts: torch.Tensor,
-    flips: torch.Tensor,
-    size: int,
-) -> np.ndarray:
-    """Crops of images of 4-byte pixels, flipped as :func:`augment`: ``(n, size, size)`` uint32.
-
-    Args:
-        planes: the images as ``(H, W)`` arrays of 4-byte pixels, viewed as uint32 (RGBX-packed
-            uint8 colour, :meth:`HRImages.rgbx`; :meth:`ImagePairs.crops` cuts its float32 or
-            RGBX planes the same way, HR and LR in one loop).
-        picks: ``(n,)`` image index of each crop.
-        tops, lefts: ``(n,)`` top-left corner of each crop in its image.
-        flips: ``(n, 3)`` hflip, vflip, transpose (0/1), applied in that order.
-        size: crop side in pixels.
-
-    Each crop is a view, flipped and transposed as a view, copied once into the batch buffer:
-    ~1 µs a crop with 4-byte pixels already in the caches, 4-8 µs for random crops read from
-    memory (flips and transposes are strided copies). (A vectorised gather of the whole batch
-    measured slower: torch's and numpy's gathers cost ~2 ns per pixel against a row copy's
-    memcpy.)
-    """
-    crops = np.empty((len(picks), size, size), dtype=np.uint32)
-    where = zip(picks.tolist(), tops.tolist(), lefts.tolist(), flips.tolist(), strict=True)
-    for i, (k, y, x, (hflip, vflip, transpose)) in enumerate(where):
-        crop = planes[k][y : y + size, x : x + size]
-        if hflip:
-            crop = crop[:, ::-1]
-        if vflip:
-            crop = crop[::-1]
-        crops[i] = crop.T if transpose else crop
-    return crops
-
-
 def rgbx_to_chw(pixels: np.ndarray) -> torch.Tensor:
     """``(…, H, W)`` uint32 RGBX pixels -> ``(…, 3, H, W)`` uint8 RGB."""
     rgbx = torch.from_numpy(pixels.view(np.uint8).reshape(*pixels.shape, 4))
@@ -123,9 +86,31 @@ def gather_crops(
     flips: torch.Tensor,
     size: int,
 ) -> torch.Tensor:
-    """Crops of RGBX-packed images (:meth:`HRImages.rgbx`) as ``(n, 3, size, size)`` uint8;
-    arguments as :func:`gather_pixels`."""
-    return rgbx_to_chw(gather_pixels(rgbx, picks, tops, lefts, flips, size))
+    """Crops of RGBX-packed images, flipped as :func:`augment`: ``(n, 3, size, size)`` uint8.
+
+    Args:
+        rgbx: the images as ``(H, W)`` uint32 RGBX pixels (:meth:`HRImages.rgbx`).
+        picks: ``(n,)`` image index of each crop.
+        tops, lefts: ``(n,)`` top-left corner of each crop in its image.
+        flips: ``(n, 3)`` hflip, vflip, transpose (0/1), applied in that order.
+        size: crop side in pixels.
+
+    Each crop is a view, flipped and transposed as a view, copied once into the batch buffer:
+    ~1 µs a crop with 4-byte pixels already in the caches, 4-8 µs for random crops read from
+    memory (flips and transposes are strided copies). (A vectorised gather of the whole batch
+    measured slower: torch's and numpy's gathers cost ~2 ns per pixel against a row copy's
+    memcpy.) :meth:`ImagePairs.crops` cuts HR and LR planes the same way, in one loop.
+    """
+    crops = np.empty((len(picks), size, size), dtype=np.uint32)
+    where = zip(picks.tolist(), tops.tolist(), lefts.tolist(), flips.tolist(), strict=True)
+    for i, (k, y, x, (hflip, vflip, transpose)) in enumerate(where):
+        crop = rgbx[k][y : y + size, x : x + size]
+        if hflip:
+            crop = crop[:, ::-1]
+        if vflip:
+            crop = crop[::-1]
+        crops[i] = crop.T if transpose else crop
+    return rgbx_to_chw(crops)
 
 
 def pack_rgbx(chw: np.ndarray) -> np.ndarray:
@@ -188,7 +173,7 @@ class ImagePairs:
 
         Flips and transposes commute with the bicubic resize of a mod-cropped image (its sample
         grid is symmetric), so a flipped LR crop is the LR of the flipped HR crop. One loop cuts
-        both (as :func:`gather_pixels`: views, flipped as views, one copy each)."""
+        both (as :func:`gather_crops`: views, flipped as views, one copy each)."""
         s, q = self.scale, size // self.scale
         hr = np.empty((len(picks), size, size), dtype=np.uint32)
         lr = np.empty((len(picks), q, q), dtype=np.uint32)

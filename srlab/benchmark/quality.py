@@ -191,6 +191,12 @@ def bare_curve(overrides: list[str], val_every: int, run_dir: Path, label: str) 
     return curve
 
 
+def alternative_precision(default: str) -> str:
+    """The precision the default is measured against: fp32 for a lower-precision default, else
+    bf16-mixed (where fp32 is the default, the run shows what bf16 would cost or gain)."""
+    return "bf16-mixed" if default in ("32-true", "32") else "32-true"
+
+
 def quality_section(
     ctx: Context,
     overrides: list[str],
@@ -199,24 +205,10 @@ def quality_section(
     runs: list[dict],
     key: str = "quality",
 ) -> Section:
-    """Run every ``{"side": "srlab"|"bare", "precision": "default"|<Lightning value>,
-    "seed": optional}`` of ``runs`` for ``steps`` steps with validation every ``val_every``."""
+    """Run every ``{"side": "srlab"|"bare", "precision": "default"|"alternative"|<Lightning value>,
+    "seed": optional}`` of ``runs`` for ``steps`` steps with validation every ``val_every``
+    (``alternative``: see :func:`alternative_precision`)."""
     base = recipe_overrides(ctx, overrides, steps)
-    curves: list[Curve] = []
-    groups: dict[tuple[str, str], list[Curve]] = {}
-    for run in runs:
-        side, precision = str(run["side"]), str(run.get("precision", "default"))
-        run_overrides = base + (
-            [] if precision == "default" else [f"trainer.precision={precision}"]
-        )
-        label = f"{side} ({'default precision' if precision == 'default' else precision}"
-        if run.get("seed") is not None:
-            run_overrides.append(f"seed={int(run['seed'])}")
-            label += f", seed {int(run['seed'])}"
-        with scratch_dir(ctx.keep_dir) as run_dir:
-            fn = srlab_curve if side == "srlab" else bare_curve
-            curves.append(fn(run_overrides, val_every, Path(run_dir), label + ")"))
-        groups.setdefault((side, precision), []).append(curves[-1])
     with scratch_dir(ctx.keep_dir) as run_dir, train_config(base, run_dir) as cfg:
         recipe = (
             f"{cfg.model.net._target_.rsplit('.', 1)[-1]} x{cfg.data.scale}, "
@@ -224,6 +216,22 @@ def quality_section(
             f"{cfg.model.optimizer._target_.rsplit('.', 1)[-1]} lr {cfg.model.optimizer.lr}, "
             f"{steps} steps, validation every {val_every} steps"
         )
+        default = str(cfg.trainer.precision)
+    curves: list[tuple[str, Curve]] = []  # (side, curve)
+    for run in runs:
+        side, precision = str(run["side"]), str(run.get("precision", "default"))
+        if precision == "alternative":
+            precision = alternative_precision(default)
+        run_overrides = base + (
+            [] if precision in ("default", default) else [f"trainer.precision={precision}"]
+        )
+        label = f"{side} ({'default precision' if precision in ('default', default) else precision}"
+        if run.get("seed") is not None:
+            run_overrides.append(f"seed={int(run['seed'])}")
+            label += f", seed {int(run['seed'])}"
+        with scratch_dir(ctx.keep_dir) as run_dir:
+            fn = srlab_curve if side == "srlab" else bare_curve
+            curves.append((side, fn(run_overrides, val_every, Path(run_dir), label + ")")))
     title = "Time to quality: validation PSNR against wall time"
     section = Section(
         key,
@@ -238,7 +246,7 @@ def quality_section(
             "best val PSNR",
         ],
     )
-    for c in curves:
+    for _, c in curves:
         section.rows.append(
             [
                 c.label,
@@ -250,10 +258,10 @@ def quality_section(
                 f"{c.best:.3f}",
             ]
         )
-    steps_seen = sorted({p[0] for c in curves for p in c.points})
+    steps_seen = sorted({p[0] for _, c in curves for p in c.points})
     table = ["| run | " + " | ".join(f"step {s}" for s in steps_seen) + " |"]
     table.append("|---|" + "---:|" * len(steps_seen))
-    for c in curves:
+    for _, c in curves:
         at = {p[0]: p for p in c.points}
         cells = [f"{at[s][2]:.2f} dB @ {at[s][1]:.0f} s" if s in at else "" for s in steps_seen]
         table.append(f"| {c.label} | " + " | ".join(cells) + " |")
@@ -263,7 +271,7 @@ def quality_section(
         "the start of fitting and includes the validations; PSNR by the paper protocol (Y, "
         "scale px shaved, float32 network, uint8 output)."
     )
-    section.headlines += _headlines(groups, recipe.split(",")[0], steps)
+    section.headlines += _headlines(curves, default, recipe.split(",")[0], steps)
     return section
 
 
@@ -272,29 +280,30 @@ def _mean(values) -> float:
     return sum(values) / len(values)
 
 
-def _headlines(groups: dict[tuple[str, str], list[Curve]], model: str, steps: int) -> list[str]:
-    """Default precision against fp32 (srlab) and srlab against bare, means over seeds."""
+def _headlines(curves: list[tuple[str, Curve]], default: str, model: str, steps: int) -> list[str]:
+    """bf16 against fp32 (srlab runs) and srlab against bare (default precision), means over
+    seeds."""
     out = []
-    default, fp32 = groups.get(("srlab", "default")), groups.get(("srlab", "32-true"))
-    bare = groups.get(("bare", "default"))
-    if default and fp32 and default[0].precision != fp32[0].precision:
+    srlab = [c for side, c in curves if side == "srlab"]
+    bf16 = [c for c in srlab if c.precision == "bf16-mixed"]
+    fp32 = [c for c in srlab if c.precision in ("32-true", "32")]
+    if bf16 and fp32:
         # Training time only: validation runs in float32 either way.
-        train_s = {
-            k: _mean(c.points[-1][1] - c.val_s for c in v)
-            for k, v in {"default": default, "fp32": fp32}.items()
-        }
-        a, b = _mean(c.final for c in default), _mean(c.final for c in fp32)
-        seeds = f", mean of {len(default)} seeds" if len(default) > 1 else ""
+        train_s = [_mean(c.points[-1][1] - c.val_s for c in runs) for runs in (bf16, fp32)]
+        a, b = _mean(c.final for c in bf16), _mean(c.final for c in fp32)
+        seeds = f", mean of {len(bf16)} seeds" if len(bf16) > 1 else ""
         out.append(
-            f"default precision {default[0].precision} vs fp32 ({model}, {steps} steps{seeds}): "
-            f"{train_s['fp32'] / train_s['default']:.2f}x faster training, val PSNR {a:.3f} vs "
-            f"{b:.3f} dB ({a - b:+.3f})"
+            f"bf16-mixed vs fp32 ({model}, {steps} steps{seeds}): {train_s[1] / train_s[0]:.2f}x "
+            f"faster training, val PSNR {a:.3f} vs {b:.3f} dB ({a - b:+.3f}); default here: "
+            f"{PRECISION_LABELS.get(default, default)}"
         )
-    if default and bare:
-        a, b = _mean(c.points[-1][1] for c in default), _mean(c.points[-1][1] for c in bare)
+    ours = [c for side, c in curves if side == "srlab" and c.precision == default]
+    bare = [c for side, c in curves if side == "bare" and c.precision == default]
+    if ours and bare:
+        a, b = _mean(c.points[-1][1] for c in ours), _mean(c.points[-1][1] for c in bare)
         out.append(
             f"time-to-quality speed srlab/bare ({steps} steps, validation included): {b / a:.2f} "
-            f"({a:.0f} s vs {b:.0f} s), val PSNR {_mean(c.final for c in default):.3f} vs "
+            f"({a:.0f} s vs {b:.0f} s), val PSNR {_mean(c.final for c in ours):.3f} vs "
             f"{_mean(c.final for c in bare):.3f} dB"
         )
     return out

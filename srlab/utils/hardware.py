@@ -28,6 +28,7 @@ import functools
 import os
 
 # /proc/cpuinfo flags of native bfloat16 arithmetic (Intel AMX tiles; AVX512-BF16 dot products).
+# oneDNN also runs bfloat16 on plain AVX-512 by emulation, slower than float32: only these count.
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 # The flags under which bf16-mixed is the default training precision on a CPU: those of the
 # machines where bf16 measured within 0.02 dB of fp32 (see the module doc).
@@ -53,15 +54,6 @@ def cpu_flags() -> frozenset[str]:
     except OSError:
         pass
     return frozenset()
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AMX-BF16 or AVX512-BF16).
-
-    oneDNN also runs bfloat16 on plain AVX-512 by emulation, which is slower than float32: only
-    the native flags count.
-    """
-    return any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
 
 
 @functools.lru_cache(maxsize=1)

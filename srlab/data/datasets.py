@@ -52,6 +52,16 @@ def augment(patch: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
     return patch
 
 
+def flipped_view(view: np.ndarray, hflip: bool, vflip: bool, transpose: bool) -> np.ndarray:
+    """``(H, W, …)`` array flipped and transposed as :func:`augment` does, still a view (the copy
+    into a batch buffer is the only pass over the pixels)."""
+    if hflip:
+        view = view[:, ::-1]
+    if vflip:
+        view = view[::-1]
+    return view.swapaxes(0, 1) if transpose else view
+
+
 def crop_chw(
     image: np.ndarray, y: int, x: int, size: int, flips: Sequence[bool] = (False, False, False)
 ) -> torch.Tensor:
@@ -59,13 +69,7 @@ def crop_chw(
 
     Works on views (a memory-mapped image reads only the rows it needs) and copies once.
     """
-    patch = image[y : y + size, x : x + size]
-    if flips[0]:
-        patch = patch[:, ::-1]
-    if flips[1]:
-        patch = patch[::-1]
-    if flips[2]:
-        patch = patch.transpose(1, 0, 2)
+    patch = flipped_view(image[y : y + size, x : x + size], *flips)
     chw = patch.transpose(2, 0, 1)
     if chw.shape[0] == 1:  # grey: repeat to RGB so that every batch collates
         chw = np.broadcast_to(chw, (3, *chw.shape[1:]))
@@ -103,13 +107,8 @@ def gather_crops(
     """
     crops = np.empty((len(picks), size, size), dtype=np.uint32)
     where = zip(picks.tolist(), tops.tolist(), lefts.tolist(), flips.tolist(), strict=True)
-    for i, (k, y, x, (hflip, vflip, transpose)) in enumerate(where):
-        crop = rgbx[k][y : y + size, x : x + size]
-        if hflip:
-            crop = crop[:, ::-1]
-        if vflip:
-            crop = crop[::-1]
-        crops[i] = crop.T if transpose else crop
+    for i, (k, y, x, flip) in enumerate(where):
+        crops[i] = flipped_view(rgbx[k][y : y + size, x : x + size], *flip)
     return rgbx_to_chw(crops)
 
 
@@ -173,21 +172,14 @@ class ImagePairs:
 
         Flips and transposes commute with the bicubic resize of a mod-cropped image (its sample
         grid is symmetric), so a flipped LR crop is the LR of the flipped HR crop. One loop cuts
-        both (as :func:`gather_crops`: views, flipped as views, one copy each)."""
+        both (:func:`flipped_view`, as :func:`gather_crops`: one copy each)."""
         s, q = self.scale, size // self.scale
         hr = np.empty((len(picks), size, size), dtype=np.uint32)
         lr = np.empty((len(picks), q, q), dtype=np.uint32)
         where = zip(picks.tolist(), tops.tolist(), lefts.tolist(), flips.tolist(), strict=True)
-        for i, (k, y, x, (hflip, vflip, transpose)) in enumerate(where):
-            hr_crop = self.hr[k][y : y + size, x : x + size]
-            lr_crop = self.lr[k][y // s : y // s + q, x // s : x // s + q]
-            if hflip:
-                hr_crop, lr_crop = hr_crop[:, ::-1], lr_crop[:, ::-1]
-            if vflip:
-                hr_crop, lr_crop = hr_crop[::-1], lr_crop[::-1]
-            if transpose:
-                hr_crop, lr_crop = hr_crop.T, lr_crop.T
-            hr[i], lr[i] = hr_crop, lr_crop
+        for i, (k, y, x, flip) in enumerate(where):
+            hr[i] = flipped_view(self.hr[k][y : y + size, x : x + size], *flip)
+            lr[i] = flipped_view(self.lr[k][y // s : y // s + q, x // s : x // s + q], *flip)
         return self._decode(hr), self._decode(lr)
 
 
@@ -312,11 +304,10 @@ class HRImages:
         if self._rgbx is None:
             packed = []
             for k, hwc in enumerate(self._arrays):
-                rgbx = np.zeros((*hwc.shape[:2], 4), dtype=np.uint8)
-                rgbx[..., :3] = hwc  # grey (H, W, 1) broadcasts
-                packed.append(rgbx.view(np.uint32)[..., 0])
-                if hwc.shape[2] == 3:
-                    self._arrays[k] = rgbx[..., :3]
+                pixels = pack_rgbx(hwc.transpose(2, 0, 1))
+                packed.append(pixels)
+                if hwc.shape[2] == 3:  # the colour array becomes a view into the RGBX pixels
+                    self._arrays[k] = pixels.view(np.uint8).reshape(*pixels.shape, 4)[..., :3]
             self._rgbx = packed
         return self._rgbx
 

@@ -222,10 +222,9 @@ def quality_section(
         side, precision = str(run["side"]), str(run.get("precision", "default"))
         if precision == "alternative":
             precision = alternative_precision(default)
-        run_overrides = base + (
-            [] if precision in ("default", default) else [f"trainer.precision={precision}"]
-        )
-        label = f"{side} ({'default precision' if precision in ('default', default) else precision}"
+        is_default = precision in ("default", default)
+        run_overrides = base + ([] if is_default else [f"trainer.precision={precision}"])
+        label = f"{side} ({'default precision' if is_default else precision}"
         if run.get("seed") is not None:
             run_overrides.append(f"seed={int(run['seed'])}")
             label += f", seed {int(run['seed'])}"
